@@ -1,0 +1,173 @@
+package cpi
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// ServiceKey is the JSON a BTP cockpit downloads for a Process Integration Runtime instance of plan
+// `api`. Both key types are understood: ClientId/Secret, and Certificate (PEM chain and key).
+type ServiceKey struct {
+	OAuth struct {
+		ClientID     string `json:"clientid"`
+		ClientSecret string `json:"clientsecret"`
+		URL          string `json:"url"`
+		TokenURL     string `json:"tokenurl"`
+		CertURL      string `json:"certurl"`
+		Certificate  string `json:"certificate"`
+		Key          string `json:"key"`
+	} `json:"oauth"`
+}
+
+// ReadServiceKey reads and checks a service key file. Errors name the file and the missing field, never
+// a value from it.
+func ReadServiceKey(path string) (*ServiceKey, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading service key: %w", err)
+	}
+	return ParseServiceKey(raw, path)
+}
+
+// ParseServiceKey parses service key JSON; name is used in error messages.
+func ParseServiceKey(raw []byte, name string) (*ServiceKey, error) {
+	var key ServiceKey
+	if err := json.Unmarshal(raw, &key); err != nil {
+		// The JSON error is not quoted: it can carry a fragment of the secret.
+		return nil, fmt.Errorf("service key %s is not valid JSON; download it again from the BTP cockpit (Instances and Subscriptions → the api-plan instance → Service Keys)", name)
+	}
+	o := &key.OAuth
+	var missing []string
+	if o.ClientID == "" {
+		missing = append(missing, "oauth.clientid")
+	}
+	if o.URL == "" {
+		missing = append(missing, "oauth.url")
+	}
+	if o.TokenURL == "" && o.CertURL == "" {
+		missing = append(missing, "oauth.tokenurl")
+	}
+	if o.ClientSecret == "" && (o.Certificate == "" || o.Key == "") {
+		missing = append(missing, "oauth.clientsecret (or oauth.certificate and oauth.key)")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("service key %s lacks %s; it must be a key of a Process Integration Runtime instance with plan api", name, strings.Join(missing, ", "))
+	}
+	return &key, nil
+}
+
+// OAuth2Credentials are client-credentials for a token endpoint (XSUAA on Cloud Foundry, or Neo's
+// oauthasservices endpoint).
+type OAuth2Credentials struct {
+	ClientID     string
+	ClientSecret string
+	TokenURL     string
+	// ClientCert, when set, authenticates the client to the token endpoint by mTLS instead of a secret.
+	ClientCert *tls.Certificate
+}
+
+// Credentials derives the OAuth2 credentials of a service key.
+func (k *ServiceKey) Credentials() (OAuth2Credentials, error) {
+	o := k.OAuth
+	creds := OAuth2Credentials{ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL}
+	if o.ClientSecret == "" {
+		cert, err := tls.X509KeyPair([]byte(pemText(o.Certificate)), []byte(pemText(o.Key)))
+		if err != nil {
+			return OAuth2Credentials{}, errors.New("service key: oauth.certificate and oauth.key do not form a valid PEM certificate and key pair")
+		}
+		creds.ClientCert = &cert
+		if o.CertURL != "" {
+			creds.TokenURL = strings.TrimRight(o.CertURL, "/") + "/oauth/token"
+			if strings.HasSuffix(o.CertURL, "/oauth/token") {
+				creds.TokenURL = o.CertURL
+			}
+		}
+	}
+	return creds, nil
+}
+
+// pemText turns the literal "\n" sequences that some keys carry (escaped twice) into line breaks.
+func pemText(s string) string { return strings.ReplaceAll(s, `\n`, "\n") }
+
+// NewOAuth2Transport wraps base with client-credentials bearer tokens. Tokens are cached until shortly
+// before they expire; the returned Refresher drops the cached token after a 401. tokenClient is the HTTP
+// client for the token endpoint (TLS settings, proxy, timeout).
+func NewOAuth2Transport(base http.RoundTripper, tokenClient *http.Client, creds OAuth2Credentials) (http.RoundTripper, Refresher) {
+	cfg := clientcredentials.Config{
+		ClientID:     creds.ClientID,
+		ClientSecret: creds.ClientSecret,
+		TokenURL:     creds.TokenURL,
+	}
+	if creds.ClientCert != nil {
+		// The certificate key type has no secret: the client id goes in the form, the cert in TLS.
+		cfg.AuthStyle = oauth2.AuthStyleInParams
+		tokenClient = withClientCert(tokenClient, *creds.ClientCert)
+	}
+	src := &refreshableSource{cfg: cfg, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, tokenClient)}
+	src.Invalidate()
+	return &oauth2.Transport{Source: src, Base: base}, src
+}
+
+func withClientCert(c *http.Client, cert tls.Certificate) *http.Client {
+	var tr *http.Transport
+	if t, ok := c.Transport.(*http.Transport); ok {
+		tr = t.Clone()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+	}
+	tr.TLSClientConfig.Certificates = append(tr.TLSClientConfig.Certificates, cert)
+	out := *c
+	out.Transport = tr
+	return &out
+}
+
+// refreshableSource is a caching token source that can be told to forget its token.
+type refreshableSource struct {
+	cfg clientcredentials.Config
+	ctx context.Context
+
+	mu  sync.Mutex
+	src oauth2.TokenSource
+}
+
+func (r *refreshableSource) Token() (*oauth2.Token, error) {
+	r.mu.Lock()
+	src := r.src
+	r.mu.Unlock()
+	return src.Token()
+}
+
+// Invalidate makes the next Token call fetch a new token.
+func (r *refreshableSource) Invalidate() {
+	r.mu.Lock()
+	r.src = r.cfg.TokenSource(r.ctx)
+	r.mu.Unlock()
+}
+
+// BasicTransport adds HTTP Basic credentials (Neo S-/P-users).
+type BasicTransport struct {
+	Username, Password string
+	Base               http.RoundTripper
+}
+
+// RoundTrip sets the Authorization header on a copy of the request.
+func (b *BasicTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.SetBasicAuth(b.Username, b.Password)
+	return b.Base.RoundTrip(r)
+}

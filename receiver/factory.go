@@ -1,0 +1,101 @@
+// Package sapcpireceiver is the OpenTelemetry Collector receiver for SAP Cloud Integration: it polls a
+// tenant's OData API and emits message processing logs as log records, and metrics derived from them.
+package sapcpireceiver
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
+)
+
+// NewFactory returns the factory of the sapcpi receiver.
+func NewFactory() receiver.Factory {
+	return receiver.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		receiver.WithLogs(createLogs, metadata.LogsStability),
+		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	client := confighttp.NewDefaultClientConfig()
+	client.Timeout = 30 * time.Second
+	return &Config{
+		ClientConfig: client,
+		// Defaults sit well below SAP's per-user limits (MPL 100/s, runtime artifacts 50/s, security
+		// content 10/s, design-time 10/s), leaving room for the tenant's other API users.
+		RateLimits: RateLimitsConfig{
+			MessageProcessingLogs: RateLimit{RequestsPerSecond: 20, Burst: 10},
+			RuntimeArtifacts:      RateLimit{RequestsPerSecond: 10, Burst: 5},
+			SecurityContent:       RateLimit{RequestsPerSecond: 2, Burst: 2},
+			DesignTime:            RateLimit{RequestsPerSecond: 2, Burst: 2},
+			Monitoring:            RateLimit{RequestsPerSecond: 5, Burst: 5},
+		},
+		Retry: RetryConfig{
+			MaxRetries:      5,
+			InitialInterval: time.Second,
+			MaxInterval:     30 * time.Second,
+			MaxRetryAfter:   5 * time.Minute,
+		},
+		MaxResponseSize: cpi.DefaultMaxBodySize,
+		Messages: MessagesConfig{
+			Enabled:         true,
+			PollInterval:    time.Minute,
+			SettleDelay:     time.Minute,
+			Overlap:         2 * time.Minute,
+			InitialLookback: time.Hour,
+			PageSize:        1000,
+			ErrorDetails: ErrorDetailsConfig{
+				Enabled:        true,
+				Statuses:       []string{cpi.StatusFailed, cpi.StatusEscalated, cpi.StatusRetry},
+				MaxConcurrency: 4,
+				MaxSize:        8 << 10,
+			},
+		},
+		CollectionInterval:   time.Minute,
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
+	}
+}
+
+func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
+	t := tenants.acquire(cfg.(*Config), set)
+	t.setLogsConsumer(next)
+	return &logsReceiver{tenant: t}, nil
+}
+
+func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
+	c := cfg.(*Config)
+	t := tenants.acquire(c, set)
+	s, err := scraper.NewMetrics(t.scrapeMetrics,
+		scraper.WithStart(t.start),
+		scraper.WithShutdown(func(ctx context.Context) error { return tenants.release(ctx, c, t) }))
+	if err != nil {
+		return nil, err
+	}
+	ctrl := scraperhelper.NewDefaultControllerConfig()
+	ctrl.CollectionInterval = c.CollectionInterval
+	return scraperhelper.NewMetricsController(&ctrl, set, next, scraperhelper.AddMetricsScraper(metadata.Type, s))
+}
+
+// logsReceiver is the logs face of a shared tenant.
+type logsReceiver struct {
+	tenant *tenant
+}
+
+func (r *logsReceiver) Start(ctx context.Context, host component.Host) error {
+	return r.tenant.start(ctx, host)
+}
+
+func (r *logsReceiver) Shutdown(ctx context.Context) error {
+	return tenants.release(ctx, r.tenant.cfg, r.tenant)
+}

@@ -1,0 +1,249 @@
+package sapcpireceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.uber.org/zap"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
+)
+
+// tenant is the state shared by the logs and metrics receivers of one configured receiver: one client,
+// one storage client, one set of pollers. The collector creates the two signals separately; whichever
+// starts first starts the tenant, the last to shut down stops it.
+type tenant struct {
+	cfg       *Config
+	set       receiver.Settings
+	telemetry *telemetry
+
+	mu      sync.Mutex
+	logs    consumer.Logs
+	refs    int
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	storage storage.Client
+}
+
+// registry maps a receiver's *Config to its tenant; the collector hands both signals the same pointer.
+type registry struct {
+	mu sync.Mutex
+	m  map[*Config]*tenant
+}
+
+var tenants = &registry{m: map[*Config]*tenant{}}
+
+func (r *registry) acquire(cfg *Config, set receiver.Settings) *tenant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.m[cfg]
+	if !ok {
+		t = &tenant{cfg: cfg, set: set, telemetry: newTelemetry()}
+		r.m[cfg] = t
+	}
+	t.refs++
+	return t
+}
+
+// release drops one reference; the last one stops the tenant and forgets it.
+func (r *registry) release(ctx context.Context, cfg *Config, t *tenant) error {
+	r.mu.Lock()
+	t.refs--
+	last := t.refs <= 0
+	if last && r.m[cfg] == t {
+		delete(r.m, cfg)
+	}
+	r.mu.Unlock()
+	if !last {
+		return nil
+	}
+	return t.stop(ctx)
+}
+
+func (t *tenant) setLogsConsumer(next consumer.Logs) {
+	t.mu.Lock()
+	t.logs = next
+	t.mu.Unlock()
+}
+
+func (t *tenant) start(ctx context.Context, host component.Host) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.started {
+		return nil
+	}
+	client, err := t.newClient(ctx, host)
+	if err != nil {
+		return err
+	}
+	if t.storage, err = storageClient(ctx, host, t.cfg.StorageID, t.set.ID); err != nil {
+		return err
+	}
+	if t.cfg.StorageID == nil {
+		t.set.Logger.Warn("No storage extension configured: checkpoints live in memory, so after a restart the receiver reads messages.initial_lookback again and repeats records. Set storage: file_storage to resume where it stopped.")
+	}
+	if t.cfg.ClientConfig.TLS.InsecureSkipVerify {
+		t.set.Logger.Warn("tls.insecure_skip_verify is on: the tenant's certificate is not checked")
+	}
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID: t.set.ID, Transport: "http", LongLivedCtx: true, ReceiverCreateSettings: t.set,
+	})
+	if err != nil {
+		return err
+	}
+	mapper := &mapping.Mapper{
+		Tenant:       mapping.Tenant{URL: client.Root(), Name: t.cfg.TenantName},
+		Scope:        mapping.Scope{Name: metadata.ScopeName, Version: t.set.BuildInfo.Version},
+		CustomHeader: t.cfg.Messages.customHeaderFilter(),
+	}
+	t.telemetry.resource = mapper.Tenant
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	t.started = true
+	store := checkpoint.NewStore(t.storage)
+	if t.cfg.Messages.Enabled {
+		src := newMessageSource(t.cfg.Messages, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger)
+		t.run(runCtx, src.name(), t.cfg.Messages.PollInterval, src.load, src.poll)
+	}
+	t.set.Logger.Info("Watching SAP Cloud Integration tenant", zap.String("endpoint", client.Root()),
+		zap.Bool("messages", t.cfg.Messages.Enabled), zap.Bool("logs_pipeline", t.logs != nil))
+	return nil
+}
+
+// run starts one poller goroutine.
+func (t *tenant) run(ctx context.Context, name string, interval time.Duration, load, poll func(context.Context) error) {
+	p := &poller{name: name, interval: interval, load: load, poll: poll, logger: t.set.Logger.With(zap.String("source", name))}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		p.run(ctx)
+	}()
+}
+
+func (t *tenant) stop(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.started {
+		return nil
+	}
+	t.started = false
+	t.cancel()
+	done := make(chan struct{})
+	go func() {
+		t.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("sapcpi: pollers did not stop in time: %w", ctx.Err())
+	}
+	if t.storage != nil {
+		return t.storage.Close(ctx)
+	}
+	return nil
+}
+
+// newClient builds the HTTP client from confighttp (TLS, proxy, timeout, headers, auth extension) and
+// adds the receiver's own authentication on top.
+func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Client, error) {
+	cfg := t.cfg
+	httpCfg := cfg.ClientConfig
+	endpoint := cfg.Endpoint
+	var creds *cpi.OAuth2Credentials
+	switch {
+	case cfg.ServiceKeyFile != "":
+		key, err := cpi.ReadServiceKey(cfg.ServiceKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		c, err := key.Credentials()
+		if err != nil {
+			return nil, err
+		}
+		creds = &c
+		if endpoint == "" {
+			endpoint = key.OAuth.URL
+		}
+	case cfg.OAuth2 != nil:
+		creds = &cpi.OAuth2Credentials{ClientID: cfg.OAuth2.ClientID, ClientSecret: string(cfg.OAuth2.ClientSecret), TokenURL: cfg.OAuth2.TokenURL}
+	}
+	httpCfg.Endpoint = endpoint
+	httpClient, err := httpCfg.ToClient(ctx, host.GetExtensions(), t.set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("building HTTP client: %w", err)
+	}
+	var refresher cpi.Refresher
+	switch {
+	case creds != nil:
+		// The token endpoint is reached with the same TLS, proxy and timeout, but without the API auth.
+		tokenCfg := cfg.ClientConfig
+		tokenCfg.Headers = nil
+		tokenClient, err := tokenCfg.ToClient(ctx, nil, t.set.TelemetrySettings)
+		if err != nil {
+			return nil, fmt.Errorf("building token client: %w", err)
+		}
+		var rt http.RoundTripper
+		rt, refresher = cpi.NewOAuth2Transport(httpClient.Transport, tokenClient, *creds)
+		httpClient.Transport = rt
+	case cfg.Basic != nil:
+		httpClient.Transport = &cpi.BasicTransport{Username: cfg.Basic.Username, Password: string(cfg.Basic.Password), Base: httpClient.Transport}
+	}
+	return cpi.NewClient(cpi.Settings{
+		ServiceRoot: endpoint,
+		HTTPClient:  httpClient,
+		Refresher:   refresher,
+		RateLimits:  toClientLimits(cfg.RateLimits),
+		Retry: cpi.RetryPolicy{
+			MaxRetries: cfg.Retry.MaxRetries, InitialInterval: cfg.Retry.InitialInterval,
+			MaxInterval: cfg.Retry.MaxInterval, MaxRetryAfter: cfg.Retry.MaxRetryAfter,
+		},
+		MaxBodySize: cfg.MaxResponseSize,
+		Observer:    t.telemetry,
+		UserAgent:   "otelcol-sapcpi/" + t.set.BuildInfo.Version,
+	})
+}
+
+func toClientLimits(r RateLimitsConfig) map[string]cpi.RateLimit {
+	out := map[string]cpi.RateLimit{}
+	for name, l := range r.byGroup() {
+		out[name] = cpi.RateLimit{RequestsPerSecond: l.RequestsPerSecond, Burst: l.Burst}
+	}
+	return out
+}
+
+// storageClient resolves the storage extension named in the config, or an in-memory no-op client.
+func storageClient(ctx context.Context, host component.Host, id *component.ID, owner component.ID) (storage.Client, error) {
+	if id == nil {
+		return storage.NewNopClient(), nil
+	}
+	ext, ok := host.GetExtensions()[*id]
+	if !ok {
+		return nil, fmt.Errorf("storage: extension %q is not configured; add it under extensions and service::extensions", id)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return nil, fmt.Errorf("storage: extension %q is not a storage extension (use file_storage)", id)
+	}
+	client, err := se.GetClient(ctx, component.KindReceiver, owner, "")
+	if err != nil {
+		return nil, fmt.Errorf("storage: opening a client of %q: %w", id, err)
+	}
+	return client, nil
+}
+
+var errNotStarted = errors.New("sapcpi: receiver not started")
