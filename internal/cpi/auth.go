@@ -115,7 +115,24 @@ func NewOAuth2Transport(base http.RoundTripper, tokenClient *http.Client, creds 
 	}
 	src := &refreshableSource{cfg: cfg, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, tokenClient)}
 	src.Invalidate()
-	return &oauth2.Transport{Source: src, Base: base}, src
+	return &bearerTransport{src: src, base: base}, src
+}
+
+// bearerTransport sets the Authorization header from a token source. (oauth2.Transport would do, but
+// http.Client's timeout calls its deprecated CancelRequest, which logs on every timeout.)
+type bearerTransport struct {
+	src  oauth2.TokenSource
+	base http.RoundTripper
+}
+
+func (b *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := b.src.Token()
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	tok.SetAuthHeader(r)
+	return b.base.RoundTrip(r)
 }
 
 func withClientCert(c *http.Client, cert tls.Certificate) *http.Client {

@@ -1,0 +1,76 @@
+// Command fakecpi serves a simulated SAP Cloud Integration tenant on loopback, for `make run`, the
+// end-to-end test and benchmarks. It can write a service key for it, so the collector is configured the
+// way a user configures a real tenant.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8765", "listen address (loopback)")
+	rate := flag.Float64("rate", 5, "live messages per second")
+	backlog := flag.Int("backlog", 200, "messages generated before start")
+	backlogSpan := flag.Duration("backlog-span", time.Hour, "time span of the backlog")
+	scale := flag.Duration("time-scale", 10*time.Second, "unit of retry and long-run durations")
+	late := flag.Duration("late-by", 5*time.Second, "delay of late-written entries")
+	faultRate := flag.Float64("fault-rate", 0, "share of API requests that get a random transient fault")
+	faults := flag.String("faults", "", "comma list of fault kinds for -fault-rate (default all transient)")
+	tokenTTL := flag.Duration("token-ttl", time.Hour, "lifetime of issued tokens")
+	seed := flag.Uint64("seed", 1, "random seed")
+	keyOut := flag.String("service-key-out", "", "write a service key JSON for this tenant to this path")
+	flag.Parse()
+
+	opts := fakecpi.Options{
+		Seed: *seed, Rate: *rate, Backlog: *backlog, BacklogSpan: *backlogSpan, TimeScale: *scale,
+		LateBy: *late, FaultRate: *faultRate, TokenTTL: *tokenTTL,
+	}
+	for _, f := range strings.Split(*faults, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			opts.FaultKinds = append(opts.FaultKinds, fakecpi.Fault(f))
+		}
+	}
+	sim := fakecpi.New(opts)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatalf("fakecpi: %v", err)
+	}
+	base := "http://" + ln.Addr().String()
+	if *keyOut != "" {
+		id, secret := sim.Credentials()
+		key := map[string]any{"oauth": map[string]string{
+			"clientid": id, "clientsecret": secret, "url": base, "tokenurl": base + "/oauth/token",
+			"createdate": time.Now().UTC().Format(time.RFC3339),
+		}}
+		raw, _ := json.MarshalIndent(key, "", "  ")
+		if err := os.WriteFile(*keyOut, raw, 0o600); err != nil {
+			log.Fatalf("fakecpi: writing service key: %v", err)
+		}
+	}
+	fmt.Printf("fakecpi: simulated tenant at %s/api/v1 (token endpoint %s/oauth/token)\n", base, base)
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		log.Fatalf("fakecpi: %v", err)
+	}
+}

@@ -1,0 +1,369 @@
+package fakecpi
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serverPageSize is CPI's cap on entries per response.
+const serverPageSize = 1000
+
+// mplFields are the filterable properties: "s" string, "t" datetime.
+var mplFields = map[string]string{
+	"MessageGuid": "s", "CorrelationId": "s", "ApplicationMessageId": "s", "ApplicationMessageType": "s",
+	"LogStart": "t", "LogEnd": "t", "Sender": "s", "Receiver": "s", "IntegrationFlowName": "s", "Status": "s",
+	"CustomStatus": "s", "LogLevel": "s", "TransactionId": "s",
+	"IntegrationArtifact/Id": "s", "IntegrationArtifact/Name": "s", "IntegrationArtifact/PackageId": "s",
+}
+
+// mplView is a message in its currently visible state, as a filter sees it.
+type mplView struct {
+	m *message
+	s *state
+}
+
+func (v mplView) stringField(name string) (string, bool) {
+	m := v.m
+	switch name {
+	case "MessageGuid":
+		return m.guid, true
+	case "CorrelationId":
+		return m.correlationID, true
+	case "ApplicationMessageId":
+		return m.appID, true
+	case "ApplicationMessageType":
+		return m.appType, true
+	case "Sender":
+		return m.sender, true
+	case "Receiver":
+		return m.receiver, true
+	case "IntegrationFlowName", "IntegrationArtifact/Id":
+		return m.flow.id, true
+	case "IntegrationArtifact/Name":
+		return m.flow.name, true
+	case "IntegrationArtifact/PackageId":
+		return m.flow.pkgID, true
+	case "Status", "CustomStatus":
+		return v.s.status, true
+	case "LogLevel":
+		return m.logLevel, true
+	case "TransactionId":
+		return m.transactionID, true
+	}
+	return "", false
+}
+
+func (v mplView) timeField(name string) (time.Time, bool) {
+	switch name {
+	case "LogStart":
+		return v.m.logStart, true
+	case "LogEnd":
+		return v.s.logEnd, true
+	}
+	return time.Time{}, false
+}
+
+type mplQuery struct {
+	filter    expr
+	orderBy   string
+	desc      bool
+	top, skip int
+	hasTop    bool
+	count     bool
+	sel       map[string]bool // nil: every property
+	expandCHP bool
+}
+
+func parseMPLQuery(v url.Values) (*mplQuery, string) {
+	q := &mplQuery{orderBy: "LogEnd"}
+	if f := v.Get("$filter"); f != "" {
+		e, err := parseFilter(f, mplFields)
+		if err != nil {
+			return nil, "Invalid filter expression: " + err.Error()
+		}
+		q.filter = e
+	}
+	if ob := strings.TrimSpace(v.Get("$orderby")); ob != "" {
+		field, dir, _ := strings.Cut(ob, " ")
+		if field != "LogEnd" && field != "LogStart" {
+			return nil, "Unsupported $orderby " + ob
+		}
+		q.orderBy, q.desc = field, strings.TrimSpace(dir) == "desc"
+	}
+	for _, p := range []struct {
+		key string
+		dst *int
+	}{{"$top", &q.top}, {"$skip", &q.skip}, {"$skiptoken", nil}} {
+		raw := v.Get(p.key)
+		if raw == "" {
+			continue
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			return nil, "Invalid " + p.key + " " + raw
+		}
+		if p.dst == nil { // $skiptoken continues a server-truncated page
+			q.skip += n
+			continue
+		}
+		*p.dst = n
+		if p.key == "$top" {
+			q.hasTop = true
+		}
+	}
+	q.count = v.Get("$inlinecount") == "allpages"
+	if sel := v.Get("$select"); sel != "" {
+		q.sel = map[string]bool{}
+		for _, f := range strings.Split(sel, ",") {
+			q.sel[strings.TrimSpace(f)] = true
+		}
+	}
+	if exp := v.Get("$expand"); exp != "" {
+		if exp != "CustomHeaderProperties" {
+			return nil, "Unsupported $expand " + exp
+		}
+		q.expandCHP = true
+	}
+	return q, ""
+}
+
+// run returns the requested page, the total number of matches when asked for, and whether more
+// entries remain beyond a server-truncated page.
+func (s *Server) run(q *mplQuery) (page []mplView, total int, more bool) {
+	s.ensureStarted(s.now())
+	s.store.advance(s.now())
+	vis := s.store.visible
+	start := 0
+	if q.filter != nil && q.orderBy == "LogEnd" && !q.desc {
+		if lb, ok := lowerBound(q.filter, "LogEnd"); ok {
+			start = sort.Search(len(vis), func(i int) bool { return !vis[i].visible().logEnd.Before(lb) })
+		}
+	}
+	limit := serverPageSize
+	if q.hasTop && q.top < limit {
+		limit = q.top
+	}
+	var matches []mplView
+	inOrder := q.orderBy == "LogEnd" && !q.desc
+	skipped := 0
+	for _, m := range vis[start:] {
+		v := mplView{m: m, s: m.visible()}
+		if q.filter != nil && !q.filter.eval(v) {
+			continue
+		}
+		total++
+		if inOrder {
+			if skipped < q.skip {
+				skipped++
+				continue
+			}
+			if len(matches) < limit {
+				matches = append(matches, v)
+				continue
+			}
+			more = true
+			if !q.count {
+				break
+			}
+			continue
+		}
+		matches = append(matches, v)
+	}
+	if !inOrder {
+		slices.SortStableFunc(matches, func(a, b mplView) int {
+			ta, _ := a.timeField(q.orderBy)
+			tb, _ := b.timeField(q.orderBy)
+			if q.desc {
+				return tb.Compare(ta)
+			}
+			return ta.Compare(tb)
+		})
+		matches = matches[min(q.skip, len(matches)):]
+		if len(matches) > limit {
+			matches, more = matches[:limit], true
+		}
+	}
+	if q.hasTop && q.top <= serverPageSize {
+		// The client asked for at most top entries: no next link, as on a real tenant.
+		more = false
+	}
+	return matches, total, more
+}
+
+func (s *Server) listMPLs(r *http.Request) (int, []byte) {
+	q, msg := parseMPLQuery(r.URL.Query())
+	if msg != "" {
+		return http.StatusBadRequest, odataError("Bad Request", msg)
+	}
+	s.mu.Lock()
+	page, total, more := s.run(q)
+	base := "https://" + r.Host + "/api/v1/"
+	if r.TLS == nil {
+		base = "http://" + r.Host + "/api/v1/"
+	}
+	buf := make([]byte, 0, 1024+len(page)*1400)
+	buf = append(buf, `{"d":{"results":[`...)
+	for i, v := range page {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendMPL(buf, base, v, q)
+	}
+	s.mu.Unlock()
+	buf = append(buf, ']')
+	if q.count {
+		buf = append(buf, `,"__count":"`...)
+		buf = strconv.AppendInt(buf, int64(total), 10)
+		buf = append(buf, '"')
+	}
+	if more {
+		next := r.URL.Query()
+		next.Del("$skiptoken")
+		skip := q.skip + len(page)
+		next.Set("$skiptoken", strconv.Itoa(skip))
+		next.Del("$skip")
+		if q.hasTop {
+			next.Set("$top", strconv.Itoa(q.top-len(page)))
+		}
+		buf = append(buf, `,"__next":`...)
+		// Like some tenants, the next link is relative to the service root.
+		buf = appendString(buf, "MessageProcessingLogs?"+next.Encode())
+	}
+	buf = append(buf, "}}"...)
+	return http.StatusOK, buf
+}
+
+func (s *Server) countMPLs(r *http.Request) (int, []byte) {
+	q, msg := parseMPLQuery(r.URL.Query())
+	if msg != "" {
+		return http.StatusBadRequest, odataError("Bad Request", msg)
+	}
+	q.count, q.hasTop, q.top, q.skip = true, true, 0, 0
+	s.mu.Lock()
+	_, total, _ := s.run(q)
+	s.mu.Unlock()
+	return http.StatusOK, []byte(strconv.Itoa(total))
+}
+
+func appendMPL(buf []byte, base string, v mplView, q *mplQuery) []byte {
+	m, st := v.m, v.s
+	uri := base + "MessageProcessingLogs('" + m.guid + "')"
+	buf = append(buf, `{"__metadata":{"id":`...)
+	buf = appendString(buf, uri)
+	buf = append(buf, `,"uri":`...)
+	buf = appendString(buf, uri)
+	buf = append(buf, `,"type":"com.sap.hci.api.MessageProcessingLog"}`...)
+	want := func(f string) bool { return q.sel == nil || q.sel[f] }
+	str := func(name, val string) {
+		if !want(name) {
+			return
+		}
+		buf = append(buf, ',', '"')
+		buf = append(buf, name...)
+		buf = append(buf, '"', ':')
+		if val == "" {
+			buf = append(buf, "null"...)
+		} else {
+			buf = appendString(buf, val)
+		}
+	}
+	date := func(name string, t time.Time) {
+		if !want(name) {
+			return
+		}
+		buf = append(buf, ',', '"')
+		buf = append(buf, name...)
+		buf = append(buf, `":"/Date(`...)
+		buf = strconv.AppendInt(buf, t.UnixMilli(), 10)
+		buf = append(buf, `)/"`...)
+	}
+	boolean := func(name string) {
+		if want(name) {
+			buf = append(buf, `,"`+name+`":false`...)
+		}
+	}
+	str("MessageGuid", m.guid)
+	str("CorrelationId", m.correlationID)
+	str("ApplicationMessageId", m.appID)
+	str("ApplicationMessageType", m.appType)
+	date("LogStart", m.logStart)
+	date("LogEnd", st.logEnd)
+	str("Sender", m.sender)
+	str("Receiver", m.receiver)
+	str("IntegrationFlowName", m.flow.id)
+	str("Status", st.status)
+	str("AlternateWebLink", strings.TrimSuffix(base, "api/v1/")+"itspaces/shell/monitoring/MessageDetails/%7B%22messageGuid%22%3A%22"+m.guid+"%22%7D")
+	if want("IntegrationArtifact") {
+		buf = append(buf, `,"IntegrationArtifact":{"__metadata":{"type":"com.sap.hci.api.IntegrationArtifact"},"Id":`...)
+		buf = appendString(buf, m.flow.id)
+		buf = append(buf, `,"Name":`...)
+		buf = appendString(buf, m.flow.name)
+		buf = append(buf, `,"Type":"INTEGRATION_FLOW","PackageId":`...)
+		buf = appendString(buf, m.flow.pkgID)
+		buf = append(buf, `,"PackageName":`...)
+		buf = appendString(buf, m.flow.pkgName)
+		buf = append(buf, '}')
+	}
+	str("LogLevel", m.logLevel)
+	str("CustomStatus", st.status)
+	str("ArchivingStatus", "NOT_RELEVANT")
+	boolean("ArchivingSenderChannelMessages")
+	boolean("ArchivingReceiverChannelMessages")
+	boolean("ArchivingLogAttachments")
+	boolean("ArchivingPersistedMessages")
+	str("TransactionId", m.transactionID)
+	str("PreviousComponentName", "CPI_sim")
+	str("LocalComponentName", "CPI_sim")
+	str("OriginComponentName", "CPI_sim")
+	if q.expandCHP {
+		buf = append(buf, `,"CustomHeaderProperties":{"results":[`...)
+		for i, h := range m.headers {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"__metadata":{"type":"com.sap.hci.api.MessageProcessingLogCustomHeaderProperty"},"Id":"`...)
+			buf = strconv.AppendInt(buf, int64(1000+i), 10)
+			buf = append(buf, `","Name":`...)
+			buf = appendString(buf, h[0])
+			buf = append(buf, `,"Value":`...)
+			buf = appendString(buf, h[1])
+			buf = append(buf, '}')
+		}
+		buf = append(buf, "]}"...)
+	} else if q.sel == nil {
+		for _, nav := range []string{"CustomHeaderProperties", "MessageStoreEntries", "ErrorInformation", "AdapterAttributes", "Attachments", "Runs"} {
+			buf = append(buf, `,"`+nav+`":{"__deferred":{"uri":`...)
+			buf = appendString(buf, uri+"/"+nav)
+			buf = append(buf, "}}"...)
+		}
+	}
+	return append(buf, '}')
+}
+
+// appendString writes a JSON string; the simulated data is ASCII, so escaping quotes, backslashes and
+// control characters is enough.
+func appendString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			buf = append(buf, '\\', c)
+		case c == '\n':
+			buf = append(buf, '\\', 'n')
+		case c == '\t':
+			buf = append(buf, '\\', 't')
+		case c < 0x20:
+			buf = append(buf, `\u00`...)
+			buf = append(buf, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return append(buf, '"')
+}

@@ -1,0 +1,401 @@
+// Package fakecpi is a simulated SAP Cloud Integration tenant. It speaks the real wire format (OData V2
+// JSON envelopes, /Date(ms)/, Int64 as strings, __next paging with $skiptoken, $filter on datetimes), has
+// an OAuth2 client-credentials token endpoint, generates a realistic message stream, and injects faults
+// on demand. It backs the tests, the benchmarks and `make run`.
+package fakecpi
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Fault is a failure the tenant can be told to produce.
+type Fault string
+
+// The faults the simulated tenant can inject into API (not token) requests.
+const (
+	FaultThrottle     Fault = "429"           // 429 with Retry-After: 1
+	FaultServerError  Fault = "500"           // 500 with an OData error body
+	FaultUnavailable  Fault = "503"           // 503 with a plain-text body
+	FaultSlow         Fault = "slow"          // answers after Options.SlowDelay
+	FaultExpiredToken Fault = "expired_token" // revokes the caller's token and answers 401
+	FaultLoginPage    Fault = "html"          // 200 with an HTML login page
+	FaultTruncated    Fault = "truncated"     // the JSON body cut in half
+	FaultForbidden    Fault = "403"           // 403, as when a role is missing
+	FaultNotFound     Fault = "404"           // 404, as when the API does not exist on the tenant
+)
+
+// AllTransientFaults are the faults a correct client recovers from by retrying.
+var AllTransientFaults = []Fault{FaultThrottle, FaultServerError, FaultUnavailable, FaultSlow, FaultExpiredToken, FaultTruncated}
+
+// Options configure a simulated tenant. The zero value serves an empty tenant with default credentials.
+type Options struct {
+	ClientID     string // default "sapcpi-sim"
+	ClientSecret string // default "sim-secret"
+	// BasicUser and BasicPassword, when set, also accept HTTP Basic on the API (Neo users).
+	BasicUser, BasicPassword string
+	TokenTTL                 time.Duration // default 1h
+
+	Seed uint64
+	// Rate is live messages started per second from Start on; 0 generates none.
+	Rate float64
+	// Start is when live generation begins (default: the first request's time).
+	Start time.Time
+	// LiveFor stops live generation after this long (0: never), so a test knows the whole truth.
+	LiveFor time.Duration
+	// Backlog messages are generated before Start, spread over BacklogSpan (default 1h), all final.
+	Backlog     int
+	BacklogSpan time.Duration
+	// TimeScale is the unit of retry and long-run durations (default 30s; tests use less).
+	TimeScale time.Duration
+	// LateBy delays the visibility of ~3% of final states by this much (0: none).
+	LateBy time.Duration
+
+	// FaultRate injects a random fault from FaultKinds (default AllTransientFaults) into this share of
+	// API requests.
+	FaultRate  float64
+	FaultKinds []Fault
+	SlowDelay  time.Duration // default 3s
+
+	// Now replaces the clock in tests.
+	Now func() time.Time
+}
+
+// Server is a simulated tenant; serve it with Handler.
+type Server struct {
+	opts Options
+	now  func() time.Time
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	store    *store
+	started  bool
+	tokens   map[string]time.Time
+	faults   []Fault
+	faultRNG *mrand.Rand
+	stats    Stats
+}
+
+// Stats counts what the tenant served.
+type Stats struct {
+	TokensIssued   int
+	APIRequests    int
+	FaultsInjected map[Fault]int
+	Unauthorized   int
+}
+
+// New returns a simulated tenant.
+func New(opts Options) *Server {
+	if opts.ClientID == "" {
+		opts.ClientID = "sapcpi-sim"
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = "sim-secret"
+	}
+	if opts.TokenTTL == 0 {
+		opts.TokenTTL = time.Hour
+	}
+	if opts.TimeScale == 0 {
+		opts.TimeScale = 30 * time.Second
+	}
+	if opts.BacklogSpan == 0 {
+		opts.BacklogSpan = time.Hour
+	}
+	if opts.SlowDelay == 0 {
+		opts.SlowDelay = 3 * time.Second
+	}
+	if len(opts.FaultKinds) == 0 {
+		opts.FaultKinds = AllTransientFaults
+	}
+	s := &Server{
+		opts:     opts,
+		now:      opts.Now,
+		tokens:   map[string]time.Time{},
+		faultRNG: mrand.New(mrand.NewPCG(opts.Seed+1, 7)),
+		stats:    Stats{FaultsInjected: map[Fault]int{}},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.store = &store{gen: newGenerator(opts.Seed, opts.TimeScale, opts.LateBy), byGUID: map[string]*message{}}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST /oauth/token", s.token)
+	s.mux.HandleFunc("GET /api/v1/", s.api)
+	return s
+}
+
+// Handler serves the token endpoint at /oauth/token and the API at /api/v1.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// InjectFaults queues faults for the next API requests, one each, in order.
+func (s *Server) InjectFaults(f ...Fault) {
+	s.mu.Lock()
+	s.faults = append(s.faults, f...)
+	s.mu.Unlock()
+}
+
+// ClearFaults drops the queued faults.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
+// SetFaultRate changes the share of API requests that get a random fault.
+func (s *Server) SetFaultRate(rate float64) {
+	s.mu.Lock()
+	s.opts.FaultRate = rate
+	s.mu.Unlock()
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.stats
+	out.FaultsInjected = map[Fault]int{}
+	for k, v := range s.stats.FaultsInjected {
+		out.FaultsInjected[k] = v
+	}
+	return out
+}
+
+// Credentials returns the client id and secret the token endpoint accepts.
+func (s *Server) Credentials() (string, string) { return s.opts.ClientID, s.opts.ClientSecret }
+
+// ensureStarted plans the backlog and the live stream on first use; callers hold s.mu.
+func (s *Server) ensureStarted(now time.Time) {
+	if s.started {
+		return
+	}
+	s.started = true
+	start := s.opts.Start
+	if start.IsZero() {
+		start = now
+	}
+	st := s.store
+	if n := s.opts.Backlog; n > 0 {
+		step := s.opts.BacklogSpan / time.Duration(n)
+		// The backlog ends one TimeScale·3 before Start so that every backlog message is final by then.
+		first := start.Add(-s.opts.BacklogSpan - 3*s.opts.TimeScale)
+		for i := range n {
+			st.add(st.gen.newMessage(first.Add(time.Duration(i) * step)))
+		}
+	}
+	if s.opts.Rate > 0 {
+		st.interval = time.Duration(float64(time.Second) / s.opts.Rate)
+		st.nextAt = start
+		if s.opts.LiveFor > 0 {
+			st.stopAt = start.Add(s.opts.LiveFor)
+		}
+	}
+}
+
+// Truth is what the tenant knows of one message: every state it will have had, in order.
+type Truth struct {
+	MessageGUID string
+	IFlowID     string
+	States      []TruthState
+}
+
+// TruthState is one state of a message.
+type TruthState struct {
+	Status string
+	LogEnd time.Time
+}
+
+// Final is the message's last state.
+func (t Truth) Final() TruthState { return t.States[len(t.States)-1] }
+
+// Truth returns every message generated up to now with its planned states, for end-to-end checks.
+func (s *Server) Truth() []Truth {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ensureStarted(s.now())
+	s.store.advance(s.now())
+	out := make([]Truth, 0, len(s.store.all))
+	for _, m := range s.store.all {
+		t := Truth{MessageGUID: m.guid, IFlowID: m.flow.id}
+		for _, st := range m.states {
+			t.States = append(t.States, TruthState{Status: st.status, LogEnd: st.logEnd})
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.Form.Get("grant_type") != "client_credentials" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
+	}
+	if id != s.opts.ClientID || secret != s.opts.ClientSecret {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "Bad credentials"})
+		return
+	}
+	var raw [24]byte
+	_, _ = rand.Read(raw[:])
+	tok := base64.RawURLEncoding.EncodeToString(raw[:])
+	s.mu.Lock()
+	s.tokens[tok] = s.now().Add(s.opts.TokenTTL)
+	s.stats.TokensIssued++
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": tok, "token_type": "bearer", "expires_in": int(s.opts.TokenTTL.Seconds()),
+		"scope": "it!b1234.IntegrationOperationServer.read", "jti": "sim",
+	})
+}
+
+// authorize checks a bearer token (or Basic credentials) and returns the token used, if any.
+func (s *Server) authorize(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		exp, known := s.tokens[tok]
+		return tok, known && s.now().Before(exp)
+	}
+	if u, p, ok := r.BasicAuth(); ok && s.opts.BasicUser != "" {
+		return "", u == s.opts.BasicUser && p == s.opts.BasicPassword
+	}
+	return "", false
+}
+
+func (s *Server) nextFault() Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var f Fault
+	if len(s.faults) > 0 {
+		f, s.faults = s.faults[0], s.faults[1:]
+	} else if s.opts.FaultRate > 0 && s.faultRNG.Float64() < s.opts.FaultRate {
+		f = s.opts.FaultKinds[s.faultRNG.IntN(len(s.opts.FaultKinds))]
+	}
+	if f != "" {
+		s.stats.FaultsInjected[f]++
+	}
+	return f
+}
+
+func (s *Server) api(w http.ResponseWriter, r *http.Request) {
+	tok, ok := s.authorize(r)
+	s.mu.Lock()
+	s.stats.APIRequests++
+	if !ok {
+		s.stats.Unauthorized++
+	}
+	s.mu.Unlock()
+	if !ok {
+		// Like the tenant's approuter, an unauthenticated call gets a 401 with a short body.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sapcpi-sim"`)
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	fault := s.nextFault()
+	switch fault {
+	case FaultThrottle:
+		w.Header().Set("Retry-After", "1")
+		writeODataError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests. Server's rate limit exceeded.")
+		return
+	case FaultServerError:
+		writeODataError(w, http.StatusInternalServerError, "InternalError", "Internal Server Error")
+		return
+	case FaultUnavailable:
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("Service Unavailable: the tenant is being updated"))
+		return
+	case FaultExpiredToken:
+		s.mu.Lock()
+		delete(s.tokens, tok)
+		s.mu.Unlock()
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	case FaultLoginPage:
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		_, _ = w.Write([]byte(loginPage))
+		return
+	case FaultForbidden:
+		writeODataError(w, http.StatusForbidden, "Forbidden", "User does not have the required role")
+		return
+	case FaultNotFound:
+		writeODataError(w, http.StatusNotFound, "Not Found", "Resource not found for the segment")
+		return
+	case FaultSlow:
+		select {
+		case <-time.After(s.opts.SlowDelay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/api/v1/")
+	var status int
+	var body []byte
+	var ctype string
+	switch {
+	case path == "" || path == "/":
+		status, ctype = http.StatusOK, "application/json"
+		body = []byte(`{"d":{"EntitySets":["MessageProcessingLogs"]}}`)
+	case path == "MessageProcessingLogs":
+		status, body = s.listMPLs(r)
+		ctype = "application/json"
+	case path == "MessageProcessingLogs/$count":
+		status, body = s.countMPLs(r)
+		ctype = "text/plain"
+	case strings.HasPrefix(path, "MessageProcessingLogs(") && strings.HasSuffix(path, ")/ErrorInformation/$value"):
+		guid := strings.TrimSuffix(strings.TrimPrefix(path, "MessageProcessingLogs('"), "')/ErrorInformation/$value")
+		status, body, ctype = s.errorInformation(guid)
+	default:
+		status, ctype = http.StatusNotFound, "application/json"
+		body = odataError("Not Found", fmt.Sprintf("Resource not found for segment '%s'", path))
+	}
+	if fault == FaultTruncated && len(body) > 1 {
+		body = body[:len(body)/2]
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (s *Server) errorInformation(guid string) (int, []byte, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ensureStarted(s.now())
+	s.store.advance(s.now())
+	m, ok := s.store.byGUID[guid]
+	if !ok || m.cur < 0 || m.errorText == "" {
+		return http.StatusNotFound, odataError("Not Found", "No error information for message "+guid), "application/json"
+	}
+	return http.StatusOK, []byte(m.errorText), "text/plain"
+}
+
+const loginPage = `<!DOCTYPE html>
+<html><head><title>Log On</title></head>
+<body><form method="post" action="/saml2/idp/sso"><input name="j_username"/><input type="password" name="j_password"/></form></body></html>`
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func odataError(code, msg string) []byte {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": map[string]string{"lang": "en", "value": msg}}})
+	return b
+}
+
+func writeODataError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(odataError(code, msg))
+}

@@ -1,0 +1,183 @@
+package sapcpireceiver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
+)
+
+// clock is a settable time shared by the simulated tenant and the receiver under test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(t time.Time) *clock { return &clock{t: t} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+
+// testTenant is a simulated tenant on loopback and an OAuth2 client for it.
+type testTenant struct {
+	sim    *fakecpi.Server
+	srv    *httptest.Server
+	client *cpi.Client
+	clock  *clock
+	tel    *telemetry
+}
+
+func newTestTenant(t *testing.T, opts fakecpi.Options) *testTenant {
+	t.Helper()
+	clk := newClock(t0)
+	opts.Now = clk.Now
+	if opts.Start.IsZero() {
+		opts.Start = t0
+	}
+	if opts.SlowDelay == 0 {
+		opts.SlowDelay = 300 * time.Millisecond
+	}
+	sim := fakecpi.New(opts)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	id, secret := sim.Credentials()
+	tokenClient := &http.Client{Timeout: 5 * time.Second}
+	rt, refresher := cpi.NewOAuth2Transport(http.DefaultTransport, tokenClient, cpi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
+	tel := newTelemetry()
+	client, err := cpi.NewClient(cpi.Settings{
+		ServiceRoot: srv.URL,
+		HTTPClient:  &http.Client{Transport: rt, Timeout: 200 * time.Millisecond},
+		Refresher:   refresher,
+		Retry:       cpi.RetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond},
+		Observer:    tel,
+	})
+	require.NoError(t, err)
+	return &testTenant{sim: sim, srv: srv, client: client, clock: clk, tel: tel}
+}
+
+func testMessagesConfig() MessagesConfig {
+	cfg := createDefaultConfig().(*Config).Messages
+	cfg.SettleDelay = 2 * time.Second
+	cfg.Overlap = 20 * time.Second
+	cfg.InitialLookback = 2 * time.Hour
+	return cfg
+}
+
+func (tt *testTenant) source(t *testing.T, cfg MessagesConfig, next consumer.Logs, st storage.Client) *messageSource {
+	t.Helper()
+	set := receivertest.NewNopSettings(metadata.Type)
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
+	require.NoError(t, err)
+	mapper := &mapping.Mapper{Tenant: mapping.Tenant{URL: tt.client.Root(), Name: "test"}, Scope: mapping.Scope{Name: metadata.ScopeName}}
+	if st == nil {
+		st = storage.NewNopClient()
+	}
+	src := newMessageSource(cfg, tt.client, mapper, next, obs, checkpoint.NewStore(st), tt.tel, zap.NewNop())
+	src.now = tt.clock.Now
+	require.NoError(t, src.load(t.Context()))
+	return src
+}
+
+// flakySink refuses every n-th batch (and the batches in refuse) and keeps the rest.
+type flakySink struct {
+	consumertest.LogsSink
+	mu    sync.Mutex
+	calls int
+	every int
+}
+
+var errRefused = errors.New("downstream queue is full")
+
+func (f *flakySink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	f.mu.Lock()
+	f.calls++
+	refuse := f.every > 0 && f.calls%f.every == 0
+	f.mu.Unlock()
+	if refuse {
+		return errRefused
+	}
+	return f.LogsSink.ConsumeLogs(ctx, ld)
+}
+
+// stateKey is (MessageGuid, Status, LogEnd) of a delivered record.
+type stateKey struct {
+	guid, status string
+	logEnd       time.Time
+}
+
+// delivered lists every record in the sink by its state key, in delivery order.
+func delivered(logs []plog.Logs) []stateKey {
+	var out []stateKey
+	for _, ld := range logs {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			sls := rls.At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					lr := lrs.At(k)
+					id, _ := lr.Attributes().Get(mapping.AttrMessageID)
+					st, _ := lr.Attributes().Get(mapping.AttrMessageStatus)
+					out = append(out, stateKey{id.Str(), st.Str(), lr.Timestamp().AsTime()})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkExactlyOnce asserts that no state arrived twice and that every message whose final state was
+// written before `until` arrived in that final state.
+func checkExactlyOnce(t *testing.T, truth []fakecpi.Truth, got []stateKey, until time.Time) {
+	t.Helper()
+	seen := map[stateKey]int{}
+	for _, k := range got {
+		seen[k]++
+	}
+	for k, n := range seen {
+		if n > 1 {
+			t.Errorf("state %v delivered %d times", k, n)
+		}
+	}
+	finals := 0
+	for _, m := range truth {
+		f := m.Final()
+		if !f.LogEnd.Before(until) {
+			continue
+		}
+		finals++
+		if seen[stateKey{m.MessageGUID, f.Status, f.LogEnd.UTC()}] != 1 {
+			t.Errorf("final state %s of %s (%s, LogEnd %s) missing", f.Status, m.MessageGUID, m.IFlowID, f.LogEnd)
+		}
+	}
+	require.Positive(t, finals, "the scenario produced no final states to check")
+}
