@@ -2,6 +2,7 @@ package sapcpireceiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -23,6 +24,8 @@ type messageClient interface {
 }
 
 const messagesCheckpointKey = "messages"
+
+var errConsumer = errors.New("the next consumer refused the records")
 
 // messageSource reads MessageProcessingLogs incrementally by LogEnd.
 //

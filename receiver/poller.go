@@ -64,7 +64,12 @@ func (p *poller) report(ctx context.Context, err error) time.Duration {
 	}
 	msg := err.Error()
 	if msg != p.lastErr {
-		p.logger.Error("Poll failed; will retry", zap.Error(err), zap.String("kind", cpi.KindOf(err).String()))
+		fields := []zap.Field{zap.Error(err)}
+		var apiErr *cpi.Error
+		if errors.As(err, &apiErr) {
+			fields = append(fields, zap.String("kind", apiErr.Kind.String()))
+		}
+		p.logger.Error("Poll failed; will retry", fields...)
 		p.lastErr = msg
 	} else {
 		p.logger.Debug("Poll failed again", zap.Error(err))
@@ -90,5 +95,3 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
-
-var errConsumer = errors.New("the next consumer refused the records")

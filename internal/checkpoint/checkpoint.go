@@ -92,12 +92,3 @@ func (w *Window) Prune(overlap time.Duration) {
 		}
 	}
 }
-
-// Clone returns a deep copy, so a poll can work on a copy and commit it only after delivery.
-func (w *Window) Clone() *Window {
-	c := &Window{Watermark: w.Watermark, Seen: make(map[string]int64, len(w.Seen))}
-	for k, v := range w.Seen {
-		c.Seen[k] = v
-	}
-	return c
-}

@@ -232,7 +232,7 @@ func (s *Server) listMPLs(r *http.Request) (int, []byte) {
 		}
 		buf = append(buf, `,"__next":`...)
 		// Like some tenants, the next link is relative to the service root.
-		buf = appendString(buf, "MessageProcessingLogs?"+next.Encode())
+		buf = appendString(buf, "MessageProcessingLogs?"+encodeODataQuery(next))
 	}
 	buf = append(buf, "}}"...)
 	return http.StatusOK, buf
@@ -366,4 +366,25 @@ func appendString(buf []byte, s string) []byte {
 		}
 	}
 	return append(buf, '"')
+}
+
+// encodeODataQuery writes query options the way OData servers do: `$` literal, %20 for spaces.
+func encodeODataQuery(v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, val := range v[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(k)
+			b.WriteByte('=')
+			b.WriteString(strings.ReplaceAll(url.QueryEscape(val), "+", "%20"))
+		}
+	}
+	return b.String()
 }

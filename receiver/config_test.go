@@ -1,0 +1,120 @@
+package sapcpireceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("..", "testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	// Paths in the test file are relative to the repository root.
+	if cfg.ServiceKeyFile != "" {
+		cfg.ServiceKeyFile = filepath.Join("..", cfg.ServiceKeyFile)
+	}
+	return cfg
+}
+
+func TestConfigDefaultsNeedOnlyAServiceKey(t *testing.T) {
+	cfg := loadConfig(t, "defaults")
+	require.NoError(t, confmap.Validate(cfg))
+	m := cfg.Messages
+	assert.True(t, m.Enabled)
+	assert.Equal(t, time.Minute, m.PollInterval)
+	assert.Equal(t, time.Minute, m.SettleDelay)
+	assert.Equal(t, 2*time.Minute, m.Overlap)
+	assert.Equal(t, time.Hour, m.InitialLookback)
+	assert.Equal(t, 1000, m.PageSize)
+	assert.True(t, m.ErrorDetails.Enabled)
+	assert.False(t, m.CustomHeaderProperties.Enabled, "custom headers are opt-in")
+	assert.Nil(t, m.customHeaderFilter())
+	assert.Equal(t, 30*time.Second, cfg.Timeout)
+	assert.False(t, cfg.TLS.InsecureSkipVerify, "TLS verification stays on")
+	assert.Less(t, cfg.RateLimits.MessageProcessingLogs.RequestsPerSecond, 100.0, "below SAP's per-user MPL limit")
+	assert.Less(t, cfg.RateLimits.SecurityContent.RequestsPerSecond, 10.0, "below SAP's per-user security content limit")
+	assert.Less(t, cfg.RateLimits.DesignTime.RequestsPerSecond, 10.0)
+}
+
+func TestConfigFullRoundTrip(t *testing.T) {
+	cfg := loadConfig(t, "full")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, "prod", cfg.TenantName)
+	require.NotNil(t, cfg.StorageID)
+	assert.Equal(t, component.MustNewID("file_storage"), *cfg.StorageID)
+	assert.Equal(t, 45*time.Second, cfg.Timeout)
+	assert.Equal(t, RateLimit{RequestsPerSecond: 50, Burst: 20}, cfg.RateLimits.MessageProcessingLogs)
+	assert.Equal(t, RateLimit{RequestsPerSecond: 10, Burst: 5}, cfg.RateLimits.RuntimeArtifacts, "untouched groups keep their defaults")
+	assert.Equal(t, 3, cfg.Retry.MaxRetries)
+	assert.Equal(t, 500, cfg.Messages.PageSize)
+	assert.Equal(t, []string{"FAILED"}, cfg.Messages.ErrorDetails.Statuses)
+	assert.Equal(t, 30*time.Second, cfg.CollectionInterval)
+	assert.False(t, cfg.Metrics.SapcpiAPIThrottled.Enabled)
+	allow := cfg.Messages.customHeaderFilter()
+	require.NotNil(t, allow)
+	assert.True(t, allow("po_number"))
+	assert.False(t, allow("customer_email"))
+}
+
+func TestConfigSecretsAreOpaque(t *testing.T) {
+	cfg := loadConfig(t, "full")
+	out, err := cfg.OAuth2.ClientSecret.MarshalText()
+	require.NoError(t, err)
+	assert.Equal(t, "[REDACTED]", string(out))
+	cfg = loadConfig(t, "basic")
+	out, err = cfg.Basic.Password.MarshalText()
+	require.NoError(t, err)
+	assert.Equal(t, "[REDACTED]", string(out))
+}
+
+func TestConfigAcceptsEachAuthenticationAlone(t *testing.T) {
+	for _, name := range []string{"defaults", "full", "basic", "extension"} {
+		assert.NoError(t, confmap.Validate(loadConfig(t, name)), name)
+	}
+}
+
+func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
+	tests := map[string][]string{
+		"no_credentials":   {"no credentials: set exactly one of service_key_file, oauth2, basic, or auth"},
+		"two_credentials":  {"set only one of service_key_file, oauth2, basic and auth; found oauth2 and basic"},
+		"missing_key_file": {"service_key_file: reading service key"},
+		"bad_values": {
+			"endpoint: endpoint \"acme.example.com\" must be an absolute http(s) URL",
+			"oauth2.client_id: required",
+			"oauth2.client_secret: required",
+			"oauth2.token_url: must be an absolute URL",
+			"messages.poll_interval: must be at least 1s, got 100ms",
+			"messages.initial_lookback: must be between 1ms and 720h",
+			"messages.page_size: must be between 1 and 1000 (CPI pages at 1000), got 5000",
+			"messages.include_statuses: unknown status \"ERROR\"",
+			"include_iflows and exclude_iflows cannot both be set",
+			"messages.error_details.max_concurrency: must be between 1 and 16, got 0",
+			"messages.error_details.max_size: must be at least 64 bytes, got 10",
+			"messages.custom_header_properties.include: list the header names",
+			"rate_limits.security_content: requests_per_second must be > 0 and burst ≥ 1",
+		},
+	}
+	for name, wants := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := confmap.Validate(loadConfig(t, name))
+			require.Error(t, err)
+			for _, want := range wants {
+				assert.Contains(t, err.Error(), want)
+			}
+			assert.NotContains(t, err.Error(), "made-up", "no secret in an error")
+		})
+	}
+}
