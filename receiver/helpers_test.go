@@ -56,7 +56,7 @@ type testTenant struct {
 	tel    *telemetry
 }
 
-func newTestTenant(t *testing.T, opts fakecpi.Options) *testTenant {
+func newTestTenant(t testing.TB, opts fakecpi.Options) *testTenant {
 	t.Helper()
 	clk := newClock(t0)
 	opts.Now = clk.Now
@@ -92,7 +92,7 @@ func testMessagesConfig() MessagesConfig {
 	return cfg
 }
 
-func (tt *testTenant) source(t *testing.T, cfg MessagesConfig, next consumer.Logs, st storage.Client) *messageSource {
+func (tt *testTenant) source(t testing.TB, cfg MessagesConfig, next consumer.Logs, st storage.Client) *messageSource {
 	t.Helper()
 	set := receivertest.NewNopSettings(metadata.Type)
 	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})

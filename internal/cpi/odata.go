@@ -140,6 +140,13 @@ type Page[T any] struct {
 // ErrNotOData means a 2xx body was not an OData V2 JSON document.
 var ErrNotOData = errors.New("response is not an OData V2 JSON document")
 
+// DecodePage decodes one OData V2 collection document, as the client does with a response body.
+func DecodePage[T any](r io.Reader) (Page[T], error) {
+	var page Page[T]
+	err := decodeCollection(r, &page)
+	return page, err
+}
+
 // decodeCollection reads {"d":{"results":[...],"__next":"…","__count":"…"}} as a stream, decoding
 // one entry at a time; the OData V1-style {"d":[...]} is accepted too. Unknown keys are skipped.
 func decodeCollection[T any](r io.Reader, page *Page[T]) error {
