@@ -31,12 +31,16 @@ func main() {
 	faults := flag.String("faults", "", "comma list of fault kinds for -fault-rate (default all transient)")
 	tokenTTL := flag.Duration("token-ttl", time.Hour, "lifetime of issued tokens")
 	seed := flag.Uint64("seed", 1, "random seed")
+	logRequests := flag.Bool("log-requests", false, "print every MessageProcessingLogs request")
 	keyOut := flag.String("service-key-out", "", "write a service key JSON for this tenant to this path")
 	flag.Parse()
 
 	opts := fakecpi.Options{
 		Seed: *seed, Rate: *rate, Backlog: *backlog, BacklogSpan: *backlogSpan, TimeScale: *scale,
 		LateBy: *late, FaultRate: *faultRate, TokenTTL: *tokenTTL,
+	}
+	if *logRequests {
+		opts.RequestLog = func(line string) { log.Print(line) }
 	}
 	for _, f := range strings.Split(*faults, ",") {
 		if f = strings.TrimSpace(f); f != "" {

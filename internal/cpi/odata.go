@@ -30,17 +30,42 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return fmt.Errorf("odata: date must be a string, got %.40s", b)
 	}
-	s := string(b[1 : len(b)-1])
-	if s == "" {
+	inner := b[1 : len(b)-1]
+	if len(inner) == 0 {
 		t.Time = time.Time{}
 		return nil
 	}
-	parsed, err := ParseTime(s)
+	// The common case, "/Date(<ms>)/", is parsed in place: two of these per MPL, a thousand MPLs a page.
+	if ms, ok := plainEpochDate(inner); ok {
+		t.Time = time.UnixMilli(ms).UTC()
+		return nil
+	}
+	parsed, err := ParseTime(string(inner))
 	if err != nil {
 		return err
 	}
 	t.Time = parsed
 	return nil
+}
+
+// plainEpochDate reads "/Date(<digits>)/" without allocating.
+func plainEpochDate(b []byte) (int64, bool) {
+	const head, tail = "/Date(", ")/"
+	if len(b) <= len(head)+len(tail) || string(b[:len(head)]) != head || string(b[len(b)-len(tail):]) != tail {
+		return 0, false
+	}
+	digits := b[len(head) : len(b)-len(tail)]
+	if len(digits) > 18 {
+		return 0, false
+	}
+	var ms int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		ms = ms*10 + int64(c-'0')
+	}
+	return ms, true
 }
 
 // MarshalJSON writes the OData V2 form, so the simulated tenant and the client share one encoding.

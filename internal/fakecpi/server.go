@@ -66,6 +66,8 @@ type Options struct {
 
 	// Now replaces the clock in tests.
 	Now func() time.Time
+	// RequestLog, when set, receives one line per API request (path, query, status, entries).
+	RequestLog func(line string)
 }
 
 // Server is a simulated tenant; serve it with Handler.
@@ -349,6 +351,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	case path == "MessageProcessingLogs":
 		status, body = s.listMPLs(r)
 		ctype = "application/json"
+		if s.opts.RequestLog != nil {
+			s.opts.RequestLog(fmt.Sprintf("%s %s?%s -> %d, %d bytes", r.Method, r.URL.Path, r.URL.RawQuery, status, len(body)))
+		}
 	case path == "MessageProcessingLogs/$count":
 		status, body = s.countMPLs(r)
 		ctype = "text/plain"

@@ -182,7 +182,8 @@ func putStr(attrs pcommon.Map, key, value string) {
 
 func putTime(attrs pcommon.Map, key string, t time.Time) {
 	if !t.IsZero() {
-		attrs.PutStr(key, t.UTC().Format("2006-01-02T15:04:05.000Z"))
+		var buf [32]byte
+		attrs.PutStr(key, string(t.UTC().AppendFormat(buf[:0], "2006-01-02T15:04:05.000Z")))
 	}
 }
 
@@ -227,16 +228,18 @@ func messageBody(mpl *cpi.MessageProcessingLog, iflowID string, duration time.Du
 	if name == "" {
 		name = "message " + mpl.MessageGuid
 	}
-	b.Grow(len(name) + 48)
+	first := firstLine(errText)
+	b.Grow(len(name) + len(mpl.Status) + len(first) + 32)
 	b.WriteString(name)
 	b.WriteString(": ")
 	b.WriteString(mpl.Status)
 	if duration >= 0 {
+		var num [24]byte
 		b.WriteString(" after ")
-		b.WriteString(strconv.FormatFloat(duration.Seconds(), 'f', 3, 64))
+		b.Write(strconv.AppendFloat(num[:0], duration.Seconds(), 'f', 3, 64))
 		b.WriteByte('s')
 	}
-	if first := firstLine(errText); first != "" {
+	if first != "" {
 		b.WriteString(" — ")
 		b.WriteString(first)
 	}
@@ -277,7 +280,7 @@ func TraceID(correlationID, messageGUID string) pcommon.TraceID {
 	if key == "" {
 		key = messageGUID
 	}
-	sum := sha256.Sum256([]byte("sap.cpi.correlation/" + key))
+	sum := hashWithPrefix("sap.cpi.correlation/", key)
 	var id pcommon.TraceID
 	copy(id[:], sum[:16])
 	return id
@@ -285,8 +288,14 @@ func TraceID(correlationID, messageGUID string) pcommon.TraceID {
 
 // SpanID derives a span id from the message id: one span per message, whatever its state.
 func SpanID(messageGUID string) pcommon.SpanID {
-	sum := sha256.Sum256([]byte("sap.cpi.message/" + messageGUID))
+	sum := hashWithPrefix("sap.cpi.message/", messageGUID)
 	var id pcommon.SpanID
 	copy(id[:], sum[:8])
 	return id
+}
+
+// hashWithPrefix hashes prefix+key without building the string on the heap (it runs twice per record).
+func hashWithPrefix(prefix, key string) [sha256.Size]byte {
+	var buf [96]byte
+	return sha256.Sum256(append(append(buf[:0], prefix...), key...))
 }
