@@ -135,7 +135,11 @@ func ptr[T any](v T) *T { return &v }
 
 func TestMessagesSurviveFaultsConsumerRefusalsAndRestartsWithoutLossOrRepeat(t *testing.T) {
 	tt := newTestTenant(t, fakecpi.Options{Seed: 42, Rate: 10, LiveFor: 4 * time.Minute, TimeScale: 6 * time.Second,
-		LateBy: 5 * time.Second, Backlog: 1500, FaultRate: 0.25})
+		LateBy: 5 * time.Second, Backlog: 1500, FaultRate: 0.25,
+		// Slow answers are covered by the client tests and the end-to-end test; here they would only add
+		// seconds of waiting for timeouts.
+		FaultKinds: []fakecpi.Fault{fakecpi.FaultThrottle, fakecpi.FaultServerError, fakecpi.FaultUnavailable,
+			fakecpi.FaultExpiredToken, fakecpi.FaultTruncated, fakecpi.FaultLoginPage}})
 	st := storagetest.NewInMemoryClient(component.KindReceiver, component.MustNewID("file_storage"), "")
 	out := &flakySink{every: 7}
 	cfg := testMessagesConfig()

@@ -61,6 +61,12 @@ func (t *telemetry) Throttled(group string) {
 	t.mu.Unlock()
 }
 
+func (t *telemetry) setResource(tenant mapping.Tenant) {
+	t.mu.Lock()
+	t.resource = tenant
+	t.mu.Unlock()
+}
+
 func (t *telemetry) setWatermark(source string, mark time.Time) {
 	t.mu.Lock()
 	t.marks[source] = mark

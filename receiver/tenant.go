@@ -109,7 +109,7 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 		Scope:        mapping.Scope{Name: metadata.ScopeName, Version: t.set.BuildInfo.Version},
 		CustomHeader: t.cfg.Messages.customHeaderFilter(),
 	}
-	t.telemetry.resource = mapper.Tenant
+	t.telemetry.setResource(mapper.Tenant)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
