@@ -283,3 +283,40 @@ type atomicTime struct{ ns atomic.Int64 }
 
 func (a *atomicTime) store(t time.Time) { a.ns.Store(t.UnixNano()) }
 func (a *atomicTime) load() time.Time   { return time.Unix(0, a.ns.Load()) }
+
+// The shipped example configurations must be valid for the shipped binary.
+func TestExamplesValidateWithTheDistribution(t *testing.T) {
+	require.NotEmpty(t, *otelcol, "run with -otelcol <binary> (make e2e does)")
+	key := filepath.Join("..", "testdata", "service-key.json")
+	env := append(os.Environ(),
+		"SAPCPI_SERVICE_KEY="+key, "OTLP_ENDPOINT=https://otlp.example.com", "OTLP_GRPC_ENDPOINT=otlp.example.com:4317",
+		"NEO_ACCOUNT=acme", "NEO_CLIENT_ID=id", "NEO_CLIENT_SECRET=secret", "CPI_CLIENT_ID=id", "STORAGE_DIR="+t.TempDir(),
+		"RUNDIR="+t.TempDir())
+	require.NoError(t, os.WriteFile(filepath.Join(envDir(env), "service-key.json"), mustRead(t, key), 0o600))
+	examples, err := filepath.Glob(filepath.Join("..", "examples", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, examples)
+	for _, ex := range examples {
+		t.Run(filepath.Base(ex), func(t *testing.T) {
+			cmd := exec.Command(*otelcol, "validate", "--config", ex)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			assert.NoError(t, err, "%s", out)
+		})
+	}
+}
+
+func envDir(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "RUNDIR="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return raw
+}

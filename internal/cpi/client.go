@@ -308,8 +308,13 @@ func transportError(op string, err error) error {
 		if re.ErrorCode != "" {
 			detail += " (" + re.ErrorCode + ")"
 		}
-		return &Error{Op: op, Kind: KindUnauthorized, Detail: detail,
+		out := &Error{Op: op, Kind: KindUnauthorized, Detail: detail,
 			Hint: "check client id, client secret and token URL (the service key's oauth.tokenurl; on Neo the oauthasservices …/oauth2/api/v1/token URL)", Err: err}
+		if re.Response != nil && (re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests) {
+			// The token endpoint is down or busy, the credentials are not to blame: retry like any 5xx.
+			out.Kind, out.Hint = KindServer, "the token endpoint is unavailable; the call is retried"
+		}
+		return out
 	}
 	var ue *url.Error
 	inner := err

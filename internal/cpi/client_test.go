@@ -357,3 +357,28 @@ func TestBasicTransportSendsCredentials(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, page.Results, 3)
 }
+
+func TestTokenEndpointOutageIsRetriedNotBlamedOnCredentials(t *testing.T) {
+	sim := fakecpi.New(fakecpi.Options{Backlog: 2})
+	var tokenCalls atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/oauth/token", func(w http.ResponseWriter, r *http.Request) {
+		// Four failures: each token fetch tries two auth styles, and a 401 would get only one refresh.
+		if tokenCalls.Add(1) <= 4 {
+			http.Error(w, `{"error":"server_error"}`, http.StatusServiceUnavailable)
+			return
+		}
+		sim.Handler().ServeHTTP(w, r)
+	})
+	mux.Handle("/", sim.Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	id, secret := sim.Credentials()
+	rt, ref := NewOAuth2Transport(http.DefaultTransport, srv.Client(), OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
+	c, err := NewClient(Settings{ServiceRoot: srv.URL, HTTPClient: &http.Client{Transport: rt}, Refresher: ref, Retry: testRetry})
+	require.NoError(t, err)
+	page, err := c.MessageProcessingLogs(t.Context(), allTime())
+	require.NoError(t, err)
+	assert.Len(t, page.Results, 2)
+	assert.GreaterOrEqual(t, tokenCalls.Load(), int32(5))
+}
