@@ -16,6 +16,7 @@ import (
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
@@ -29,7 +30,7 @@ func benchPage(b *testing.B) []byte {
 	defer srv.Close()
 	id, secret := sim.Credentials()
 	tokenClient := &http.Client{}
-	rt, _ := cpi.NewOAuth2Transport(http.DefaultTransport, tokenClient, cpi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
+	rt, _ := httpapi.NewOAuth2Transport(http.DefaultTransport, tokenClient, httpapi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
 	q := cpi.MessageQuery{From: time.Unix(0, 0), Until: time.Now().Add(time.Hour), Top: 1000}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/MessageProcessingLogs?"+q.Query().Encode(), nil)
 	req.Header.Set("Accept", "application/json")

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
 
@@ -47,7 +48,7 @@ func createDefaultConfig() component.Config {
 			MaxInterval:     30 * time.Second,
 			MaxRetryAfter:   5 * time.Minute,
 		},
-		MaxResponseSize: cpi.DefaultMaxBodySize,
+		MaxResponseSize: httpapi.DefaultMaxBodySize,
 		Messages: MessagesConfig{
 			Enabled:         true,
 			PollInterval:    time.Minute,

@@ -21,6 +21,7 @@ import (
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
@@ -71,15 +72,14 @@ func newTestTenant(t testing.TB, opts fakecpi.Options) *testTenant {
 	t.Cleanup(srv.Close)
 	id, secret := sim.Credentials()
 	tokenClient := &http.Client{Timeout: 5 * time.Second}
-	rt, refresher := cpi.NewOAuth2Transport(http.DefaultTransport, tokenClient, cpi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
+	rt, refresher := httpapi.NewOAuth2Transport(http.DefaultTransport, tokenClient, httpapi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
 	tel := newTelemetry()
-	client, err := cpi.NewClient(cpi.Settings{
-		ServiceRoot: srv.URL,
-		HTTPClient:  &http.Client{Transport: rt, Timeout: 200 * time.Millisecond},
-		Refresher:   refresher,
-		Retry:       cpi.RetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond},
-		Observer:    tel,
-	})
+	client, err := cpi.NewClient(cpi.Settings{ServiceRoot: srv.URL, Settings: httpapi.Settings{
+		HTTPClient: &http.Client{Transport: rt, Timeout: 200 * time.Millisecond},
+		Refresher:  refresher,
+		Retry:      httpapi.RetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond},
+		Observer:   tel,
+	}})
 	require.NoError(t, err)
 	return &testTenant{sim: sim, srv: srv, client: client, clock: clk, tel: tel}
 }

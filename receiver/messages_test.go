@@ -15,6 +15,7 @@ import (
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 )
 
@@ -208,7 +209,7 @@ func TestMessagesErrorTextFailureDoesNotHoldBackTheRecord(t *testing.T) {
 type failingErrorText struct{ messageClient }
 
 func (f *failingErrorText) MessageErrorText(context.Context, string, int) (string, bool, error) {
-	return "", false, &cpi.Error{Op: "fetching ErrorInformation", Kind: cpi.KindServer, Status: 500}
+	return "", false, &httpapi.Error{Op: "fetching ErrorInformation", Kind: httpapi.KindServer, Status: 500}
 }
 
 func TestMessagesIncludeFiltersAreSentToTheTenant(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 )
 
 // rareInterval is how often a source the tenant does not offer, or the credentials may not read, is
@@ -65,7 +65,7 @@ func (p *poller) report(ctx context.Context, err error) time.Duration {
 	msg := err.Error()
 	if msg != p.lastErr {
 		fields := []zap.Field{zap.Error(err)}
-		var apiErr *cpi.Error
+		var apiErr *httpapi.Error
 		if errors.As(err, &apiErr) {
 			fields = append(fields, zap.String("kind", apiErr.Kind.String()))
 		}
@@ -74,8 +74,8 @@ func (p *poller) report(ctx context.Context, err error) time.Duration {
 	} else {
 		p.logger.Debug("Poll failed again", zap.Error(err))
 	}
-	switch cpi.KindOf(err) {
-	case cpi.KindNotFound, cpi.KindForbidden:
+	switch httpapi.KindOf(err) {
+	case httpapi.KindNotFound, httpapi.KindForbidden:
 		rare := p.rare
 		if rare == 0 {
 			rare = rareInterval

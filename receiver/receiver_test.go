@@ -17,8 +17,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
 
@@ -117,14 +117,14 @@ func TestReceiverStartNamesAMissingStorageExtension(t *testing.T) {
 func TestPollerReportsARepeatedErrorOnceAndBacksOffFromMissingAPIs(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	p := &poller{name: "messages", interval: time.Second, rare: time.Hour, logger: zap.New(core)}
-	forbidden := &cpi.Error{Op: "fetching MessageProcessingLogs", Kind: cpi.KindForbidden, Status: 403, Hint: "the service key's instance lacks role MonitoringDataRead"}
+	forbidden := &httpapi.Error{Op: "fetching MessageProcessingLogs", Kind: httpapi.KindForbidden, Status: 403, Hint: "the service key's instance lacks role MonitoringDataRead"}
 	for range 3 {
 		assert.Equal(t, time.Hour, p.report(t.Context(), forbidden), "a forbidden source is checked rarely")
 	}
 	assert.Equal(t, 1, logs.FilterLevelExact(zapcore.ErrorLevel).Len(), "one actionable line, not one per poll")
 	assert.Contains(t, logs.FilterLevelExact(zapcore.ErrorLevel).All()[0].ContextMap()["error"], "MonitoringDataRead")
 
-	server := &cpi.Error{Op: "fetching MessageProcessingLogs", Kind: cpi.KindServer, Status: 503}
+	server := &httpapi.Error{Op: "fetching MessageProcessingLogs", Kind: httpapi.KindServer, Status: 503}
 	assert.Equal(t, time.Second, p.report(t.Context(), server), "a transient failure keeps the normal interval")
 	assert.Equal(t, 2, logs.FilterLevelExact(zapcore.ErrorLevel).Len())
 	assert.Equal(t, time.Second, p.report(t.Context(), nil))

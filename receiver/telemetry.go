@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
@@ -47,14 +48,14 @@ func newTelemetry() *telemetry {
 	}
 }
 
-// CallDone implements cpi.Observer.
-func (t *telemetry) CallDone(group string, outcome cpi.Outcome) {
+// CallDone implements httpapi.Observer.
+func (t *telemetry) CallDone(group string, outcome httpapi.Outcome) {
 	t.mu.Lock()
 	t.calls[[2]string{group, string(outcome)}]++
 	t.mu.Unlock()
 }
 
-// Throttled implements cpi.Observer.
+// Throttled implements httpapi.Observer.
 func (t *telemetry) Throttled(group string) {
 	t.mu.Lock()
 	t.throttled[group]++

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
@@ -50,8 +51,8 @@ func TestMetricsFromTheMessageStream(t *testing.T) {
 		mpl("D", "Invoice_Out", "RETRY", t0, 2*time.Second),
 		{MessageGuid: "E", Status: "PROCESSING", IntegrationFlowName: "Legacy_Flow"}, // no LogEnd: counted, no duration
 	})
-	tel.CallDone(cpi.GroupMessages.Name, cpi.OutcomeSuccess)
-	tel.CallDone(cpi.GroupMessages.Name, cpi.OutcomeSuccess)
+	tel.CallDone(cpi.GroupMessages.Name, httpapi.OutcomeSuccess)
+	tel.CallDone(cpi.GroupMessages.Name, httpapi.OutcomeSuccess)
 	tel.CallDone(cpi.GroupMessages.Name, "throttled")
 	tel.Throttled(cpi.GroupMessages.Name)
 	tel.Throttled(cpi.GroupMessages.Name)

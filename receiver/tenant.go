@@ -17,6 +17,7 @@ import (
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
@@ -164,7 +165,7 @@ func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Clien
 	cfg := t.cfg
 	httpCfg := cfg.ClientConfig
 	endpoint := cfg.Endpoint
-	var creds *cpi.OAuth2Credentials
+	var creds *httpapi.OAuth2Credentials
 	switch {
 	case cfg.ServiceKeyFile != "":
 		key, err := cpi.ReadServiceKey(cfg.ServiceKeyFile)
@@ -180,14 +181,14 @@ func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Clien
 			endpoint = key.OAuth.URL
 		}
 	case cfg.OAuth2 != nil:
-		creds = &cpi.OAuth2Credentials{ClientID: cfg.OAuth2.ClientID, ClientSecret: string(cfg.OAuth2.ClientSecret), TokenURL: cfg.OAuth2.TokenURL}
+		creds = &httpapi.OAuth2Credentials{ClientID: cfg.OAuth2.ClientID, ClientSecret: string(cfg.OAuth2.ClientSecret), TokenURL: cfg.OAuth2.TokenURL}
 	}
 	httpCfg.Endpoint = endpoint
 	httpClient, err := httpCfg.ToClient(ctx, host.GetExtensions(), t.set.TelemetrySettings)
 	if err != nil {
 		return nil, fmt.Errorf("building HTTP client: %w", err)
 	}
-	var refresher cpi.Refresher
+	var refresher httpapi.Refresher
 	switch {
 	case creds != nil:
 		// The token endpoint is reached with the same TLS, proxy and timeout, but without the API auth.
@@ -198,30 +199,29 @@ func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Clien
 			return nil, fmt.Errorf("building token client: %w", err)
 		}
 		var rt http.RoundTripper
-		rt, refresher = cpi.NewOAuth2Transport(httpClient.Transport, tokenClient, *creds)
+		rt, refresher = httpapi.NewOAuth2Transport(httpClient.Transport, tokenClient, *creds)
 		httpClient.Transport = rt
 	case cfg.Basic != nil:
-		httpClient.Transport = &cpi.BasicTransport{Username: cfg.Basic.Username, Password: string(cfg.Basic.Password), Base: httpClient.Transport}
+		httpClient.Transport = &httpapi.BasicTransport{Username: cfg.Basic.Username, Password: string(cfg.Basic.Password), Base: httpClient.Transport}
 	}
-	return cpi.NewClient(cpi.Settings{
-		ServiceRoot: endpoint,
-		HTTPClient:  httpClient,
-		Refresher:   refresher,
-		RateLimits:  toClientLimits(cfg.RateLimits),
-		Retry: cpi.RetryPolicy{
+	return cpi.NewClient(cpi.Settings{ServiceRoot: endpoint, Settings: httpapi.Settings{
+		HTTPClient: httpClient,
+		Refresher:  refresher,
+		RateLimits: toClientLimits(cfg.RateLimits),
+		Retry: httpapi.RetryPolicy{
 			MaxRetries: cfg.Retry.MaxRetries, InitialInterval: cfg.Retry.InitialInterval,
 			MaxInterval: cfg.Retry.MaxInterval, MaxRetryAfter: cfg.Retry.MaxRetryAfter,
 		},
 		MaxBodySize: cfg.MaxResponseSize,
 		Observer:    t.telemetry,
 		UserAgent:   "otelcol-sapcpi/" + t.set.BuildInfo.Version,
-	})
+	}})
 }
 
-func toClientLimits(r RateLimitsConfig) map[string]cpi.RateLimit {
-	out := map[string]cpi.RateLimit{}
+func toClientLimits(r RateLimitsConfig) map[string]httpapi.RateLimit {
+	out := map[string]httpapi.RateLimit{}
 	for name, l := range r.byGroup() {
-		out[name] = cpi.RateLimit{RequestsPerSecond: l.RequestsPerSecond, Burst: l.Burst}
+		out[name] = httpapi.RateLimit{RequestsPerSecond: l.RequestsPerSecond, Burst: l.Burst}
 	}
 	return out
 }

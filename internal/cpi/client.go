@@ -1,109 +1,47 @@
 package cpi
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"mime"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/time/rate"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 )
 
-// Group is an API group: SAP documents a rate limit per group (requests per second per tenant and per
-// user) and each group needs a role, which a 403 names.
-type Group struct {
-	Name string
-	Role string
+const (
+	notOnTenant = "not available on this tenant (Neo and Cloud Foundry offer different APIs), or the endpoint is not the tenant's API URL"
+	roleHint    = "the service key's instance lacks role %s (Cloud Foundry: add it to the api-plan instance's roles; Neo: assign the matching role to the user or OAuth client)"
+)
+
+func group(name, role string) httpapi.Group {
+	return httpapi.Group{Name: name, ForbiddenHint: fmt.Sprintf(roleHint, role), NotFoundHint: notOnTenant}
 }
 
-// The API groups this client calls, with the role the default (read-only) setup needs.
+// The API groups of the CPI API: SAP documents a rate limit per group (requests per second per tenant
+// and per user). Each names the role the default, read-only setup needs.
 var (
-	GroupMessages         = Group{Name: "message_processing_logs", Role: "MonitoringDataRead"}
-	GroupRuntimeArtifacts = Group{Name: "runtime_artifacts", Role: "MonitoringDataRead"}
-	GroupSecurityContent  = Group{Name: "security_content", Role: "MonitoringDataRead"}
-	GroupDesignTime       = Group{Name: "design_time", Role: "WorkspacePackagesRead"}
-	GroupMonitoring       = Group{Name: "monitoring", Role: "MonitoringDataRead"}
+	GroupMessages         = group("message_processing_logs", "MonitoringDataRead")
+	GroupRuntimeArtifacts = group("runtime_artifacts", "MonitoringDataRead")
+	GroupSecurityContent  = group("security_content", "MonitoringDataRead")
+	GroupDesignTime       = group("design_time", "WorkspacePackagesRead")
+	GroupMonitoring       = group("monitoring", "MonitoringDataRead")
 )
-
-// RateLimit is a client-side token bucket for one API group.
-type RateLimit struct {
-	RequestsPerSecond float64
-	Burst             int
-}
-
-// RetryPolicy bounds how often and how long a failed call is repeated.
-type RetryPolicy struct {
-	// MaxRetries is the number of repeats after the first attempt; 0 disables retries.
-	MaxRetries      int
-	InitialInterval time.Duration
-	MaxInterval     time.Duration
-	// MaxRetryAfter caps a server's Retry-After, so a bad header cannot park a poller for hours.
-	MaxRetryAfter time.Duration
-}
-
-// Outcome is how a logical call ended, as counted by an Observer.
-type Outcome string
-
-// OutcomeSuccess is a call that got the document it asked for.
-const OutcomeSuccess Outcome = "success"
-
-// Observer learns about every call, for the receiver's own telemetry. Implementations must be safe for
-// concurrent use.
-type Observer interface {
-	// CallDone is called once per logical call (after retries) with its final outcome.
-	CallDone(group string, outcome Outcome)
-	// Throttled is called for each 429 answer, including those a retry recovered from.
-	Throttled(group string)
-}
 
 // Settings configure a Client.
 type Settings struct {
-	// ServiceRoot is the OData service root, e.g. https://tenant.example/api/v1.
+	// ServiceRoot is the tenant URL; /api/v1 is appended unless present.
 	ServiceRoot string
-	// HTTPClient carries TLS, proxy, timeouts and authentication.
-	HTTPClient *http.Client
-	// Refresher, when set, is asked for a new token once after a 401 or a login page.
-	Refresher   Refresher
-	RateLimits  map[string]RateLimit
-	Retry       RetryPolicy
-	MaxBodySize int64
-	Observer    Observer
-	UserAgent   string
+	httpapi.Settings
 }
-
-// Refresher drops a cached credential so that the next request fetches a new one.
-type Refresher interface{ Invalidate() }
 
 // Client calls one tenant's OData API. It is safe for concurrent use.
 type Client struct {
-	root     *url.URL
-	http     *http.Client
-	refresh  Refresher
-	retry    RetryPolicy
-	maxBody  int64
-	observer Observer
-	agent    string
-
-	mu       sync.Mutex
-	limits   map[string]RateLimit
-	limiters map[string]*rate.Limiter
-	// sleep is replaced in tests to observe back-off without waiting.
-	sleep func(ctx context.Context, d time.Duration) error
+	root *url.URL
+	api  *httpapi.Client
 }
-
-// DefaultMaxBodySize is generous for a 1000-entry page with every field and expanded headers.
-const DefaultMaxBodySize = 64 << 20
 
 // NewClient checks the settings and returns a Client.
 func NewClient(s Settings) (*Client, error) {
@@ -111,24 +49,11 @@ func NewClient(s Settings) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.HTTPClient == nil {
-		return nil, errors.New("cpi: no HTTP client")
+	api, err := httpapi.NewClient(s.Settings)
+	if err != nil {
+		return nil, err
 	}
-	if s.MaxBodySize <= 0 {
-		s.MaxBodySize = DefaultMaxBodySize
-	}
-	return &Client{
-		root:     root,
-		http:     s.HTTPClient,
-		refresh:  s.Refresher,
-		retry:    s.Retry,
-		maxBody:  s.MaxBodySize,
-		observer: s.Observer,
-		agent:    s.UserAgent,
-		limits:   s.RateLimits,
-		limiters: map[string]*rate.Limiter{},
-		sleep:    sleepCtx,
-	}, nil
+	return &Client{root: root, api: api}, nil
 }
 
 // ServiceRoot normalises a tenant URL to its OData service root: `/api/v1` is appended unless the path
@@ -152,269 +77,6 @@ func ServiceRoot(endpoint string) (*url.URL, error) {
 
 // Root returns the service root, without a trailing slash.
 func (c *Client) Root() string { return strings.TrimRight(c.root.String(), "/") }
-
-func (c *Client) limiter(group string) *rate.Limiter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l, ok := c.limiters[group]
-	if !ok {
-		lim, configured := c.limits[group]
-		if !configured || lim.RequestsPerSecond <= 0 {
-			l = rate.NewLimiter(rate.Inf, 0)
-		} else {
-			l = rate.NewLimiter(rate.Limit(lim.RequestsPerSecond), max(1, lim.Burst))
-		}
-		c.limiters[group] = l
-	}
-	return l
-}
-
-// call is one logical GET with rate limiting, retries and one token refresh. handle reads a 2xx body;
-// its error decides, like a status code, whether the call is repeated.
-func (c *Client) call(ctx context.Context, group Group, op, rawURL, accept string, handle func(io.Reader, *http.Response) error) error {
-	refreshed := false
-	for attempt := 0; ; attempt++ {
-		if err := c.limiter(group.Name).Wait(ctx); err != nil {
-			return c.done(group, &Error{Op: op, Kind: KindTransport, Detail: "cancelled while waiting for the rate limiter", Err: err})
-		}
-		err := c.attempt(ctx, group, op, rawURL, accept, handle)
-		if err == nil {
-			c.done(group, nil)
-			return nil
-		}
-		if e := (*Error)(nil); errors.As(err, &e) && e.Status == http.StatusTooManyRequests && c.observer != nil {
-			c.observer.Throttled(group.Name)
-		}
-		if ctx.Err() != nil {
-			return c.done(group, err)
-		}
-		var e *Error
-		if !errors.As(err, &e) {
-			return c.done(group, err)
-		}
-		if (e.Kind == KindUnauthorized || e.Kind == KindLoginPage) && c.refresh != nil && !refreshed {
-			// A token can be revoked or expire early; one fresh token tells that apart from bad credentials.
-			refreshed = true
-			c.refresh.Invalidate()
-			attempt--
-			continue
-		}
-		if !e.retryable() || attempt >= c.retry.MaxRetries {
-			return c.done(group, err)
-		}
-		if err := c.sleep(ctx, c.backoff(attempt, e.RetryAfter)); err != nil {
-			return c.done(group, err)
-		}
-	}
-}
-
-func (c *Client) done(group Group, err error) error {
-	if c.observer != nil {
-		if err == nil {
-			c.observer.CallDone(group.Name, OutcomeSuccess)
-		} else {
-			c.observer.CallDone(group.Name, Outcome(KindOf(err).String()))
-		}
-	}
-	return err
-}
-
-// backoff is exponential with full jitter in [d/2, d], never below the server's Retry-After.
-func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	d := c.retry.InitialInterval
-	if d <= 0 {
-		d = time.Second
-	}
-	for i := 0; i < attempt && d < c.retry.MaxInterval; i++ {
-		d *= 2
-	}
-	if c.retry.MaxInterval > 0 && d > c.retry.MaxInterval {
-		d = c.retry.MaxInterval
-	}
-	d = d/2 + rand.N(d/2+1)
-	if retryAfter > 0 {
-		if c.retry.MaxRetryAfter > 0 && retryAfter > c.retry.MaxRetryAfter {
-			retryAfter = c.retry.MaxRetryAfter
-		}
-		d = max(d, retryAfter)
-	}
-	return d
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func (c *Client) attempt(ctx context.Context, group Group, op, rawURL, accept string, handle func(io.Reader, *http.Response) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, http.NoBody)
-	if err != nil {
-		return &Error{Op: op, Kind: KindClient, Detail: "cannot build request", Err: err}
-	}
-	req.Header.Set("Accept", accept)
-	if c.agent != "" {
-		req.Header.Set("User-Agent", c.agent)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return transportError(op, err)
-	}
-	defer func() {
-		// Drain a little so the connection can be reused, but never a whole unexpected body.
-		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		resp.Body.Close()
-	}()
-	body := bufio.NewReaderSize(&cappedReader{r: resp.Body, left: c.maxBody}, 4096)
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return statusError(op, group, resp, body)
-	}
-	if resp.StatusCode == http.StatusNoContent {
-		return handle(strings.NewReader(""), resp)
-	}
-	if isHTML(resp, body) {
-		return &Error{Op: op, Kind: KindLoginPage, Status: resp.StatusCode,
-			Detail: "the tenant answered with an HTML page instead of JSON",
-			Hint:   "the request was not authenticated: check that the endpoint is the API URL from the service key (oauth.url), not the Web UI, and that the credentials are for this tenant"}
-	}
-	if err := handle(body, resp); err != nil {
-		return bodyError(op, err)
-	}
-	return nil
-}
-
-func isHTML(resp *http.Response, body *bufio.Reader) bool {
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil && mt == "text/html" {
-		return true
-	}
-	head, _ := body.Peek(512)
-	return looksLikeHTML(head)
-}
-
-func transportError(op string, err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		// The token endpoint's own body is not repeated: it can echo request details.
-		detail := "the token endpoint refused the client credentials"
-		if re.Response != nil {
-			detail = fmt.Sprintf("the token endpoint answered %s", re.Response.Status)
-		}
-		if re.ErrorCode != "" {
-			detail += " (" + re.ErrorCode + ")"
-		}
-		out := &Error{Op: op, Kind: KindUnauthorized, Detail: detail,
-			Hint: "check client id, client secret and token URL (the service key's oauth.tokenurl; on Neo the oauthasservices …/oauth2/api/v1/token URL)", Err: err}
-		if re.Response != nil && (re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests) {
-			// The token endpoint is down or busy, the credentials are not to blame: retry like any 5xx.
-			out.Kind, out.Hint = KindServer, "the token endpoint is unavailable; the call is retried"
-		}
-		return out
-	}
-	var ue *url.Error
-	inner := err
-	if errors.As(err, &ue) {
-		inner = ue.Err
-	}
-	detail := inner.Error()
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		detail = "timed out: " + detail
-	}
-	return &Error{Op: op, Kind: KindTransport, Detail: oneLine(detail, maxDetailLen), Err: err}
-}
-
-func statusError(op string, group Group, resp *http.Response, body io.Reader) error {
-	raw, _ := io.ReadAll(io.LimitReader(body, 64<<10))
-	e := &Error{Op: op, Status: resp.StatusCode, Detail: errorDetail(raw)}
-	switch s := resp.StatusCode; {
-	case s == http.StatusUnauthorized:
-		e.Kind = KindUnauthorized
-		e.Hint = "the tenant rejected the credentials: check client id and secret (or user and password) and that they belong to this tenant"
-	case s == http.StatusForbidden:
-		e.Kind = KindForbidden
-		e.Hint = fmt.Sprintf("the service key's instance lacks role %s (Cloud Foundry: add it to the api-plan instance's roles; Neo: assign the matching role to the user or OAuth client)", group.Role)
-	case s == http.StatusNotFound:
-		e.Kind = KindNotFound
-		e.Hint = "not available on this tenant (Neo and Cloud Foundry offer different APIs), or the endpoint is not the tenant's API URL"
-	case s == http.StatusTooManyRequests:
-		e.Kind = KindThrottled
-		e.Hint = "the tenant's rate limit was exceeded; lower rate_limits for this API group or poll less often"
-		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	case s >= 500:
-		e.Kind = KindServer
-		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	default:
-		e.Kind = KindClient
-	}
-	return e
-}
-
-func bodyError(op string, err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		return err
-	}
-	out := &Error{Op: op, Kind: KindBadResponse, Detail: oneLine(err.Error(), maxDetailLen), Err: err}
-	switch {
-	case errors.Is(err, ErrBodyTooLarge):
-		out.Hint = "raise max_response_size or lower the page size"
-	case errors.Is(err, ErrNotOData), errors.Is(err, ErrTruncated):
-	default:
-		// Anything else failed while reading the body (a reset, a client timeout): a transport failure.
-		out.Kind = KindTransport
-	}
-	return out
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; anything else means no hint.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-// ErrBodyTooLarge is returned when a response is larger than the configured cap.
-var ErrBodyTooLarge = errors.New("response body exceeds max_response_size")
-
-// cappedReader fails, rather than silently truncating, when the body is larger than its cap.
-type cappedReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		// One byte more tells "exactly at the cap" from "over it".
-		var one [1]byte
-		if n, _ := c.r.Read(one[:]); n > 0 {
-			return 0, ErrBodyTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
-}
 
 // resolve turns a next link into an absolute URL on the tenant's host. A link to another host is
 // refused: the client would send its credentials there.
@@ -472,18 +134,18 @@ func (c *Client) url(path string, q Query) string {
 }
 
 // GetPage reads one page of an entity set (path relative to the service root, or an absolute next link).
-func GetPage[T any](ctx context.Context, c *Client, group Group, op, pathOrLink string, q Query) (Page[T], error) {
+func GetPage[T any](ctx context.Context, c *Client, group httpapi.Group, op, pathOrLink string, q Query) (Page[T], error) {
 	var rawURL string
 	if strings.HasPrefix(pathOrLink, "http://") || strings.HasPrefix(pathOrLink, "https://") {
 		var err error
 		if rawURL, err = c.resolve(pathOrLink); err != nil {
-			return Page[T]{}, &Error{Op: op, Kind: KindBadResponse, Detail: err.Error()}
+			return Page[T]{}, &httpapi.Error{Op: op, Kind: httpapi.KindBadResponse, Detail: err.Error()}
 		}
 	} else {
 		rawURL = c.url(pathOrLink, q)
 	}
 	var page Page[T]
-	err := c.call(ctx, group, op, rawURL, "application/json", func(body io.Reader, _ *http.Response) error {
+	err := c.api.Do(ctx, group, op, httpapi.Request{URL: rawURL, Accept: "application/json"}, func(body io.Reader, _ *http.Response) error {
 		page = Page[T]{}
 		return decodeCollection(body, &page)
 	})
@@ -492,7 +154,7 @@ func GetPage[T any](ctx context.Context, c *Client, group Group, op, pathOrLink 
 
 // List reads every page of an entity set, following the server's next links (absolute or relative),
 // and hands each page to fn. fn's error stops the listing and is returned.
-func List[T any](ctx context.Context, c *Client, group Group, op, path string, q Query, fn func(Page[T]) error) error {
+func List[T any](ctx context.Context, c *Client, group httpapi.Group, op, path string, q Query, fn func(Page[T]) error) error {
 	page, err := GetPage[T](ctx, c, group, op, path, q)
 	for {
 		if err != nil {
@@ -506,7 +168,7 @@ func List[T any](ctx context.Context, c *Client, group Group, op, path string, q
 		}
 		next, rerr := c.resolve(page.Next)
 		if rerr != nil {
-			return &Error{Op: op, Kind: KindBadResponse, Detail: rerr.Error()}
+			return &httpapi.Error{Op: op, Kind: httpapi.KindBadResponse, Detail: rerr.Error()}
 		}
 		page, err = GetPage[T](ctx, c, group, op, next, nil)
 	}
@@ -514,11 +176,12 @@ func List[T any](ctx context.Context, c *Client, group Group, op, path string, q
 
 // GetText reads a media value ($value) as text, at most limit bytes; truncated reports a longer value.
 // A 204 or 404 (no such value) gives "" without an error.
-func (c *Client) GetText(ctx context.Context, group Group, op, path string, limit int) (text string, truncated bool, err error) {
-	err = c.call(ctx, group, op, c.url(path, nil), "text/plain, application/json;q=0.9, */*;q=0.8", func(body io.Reader, _ *http.Response) error {
+func (c *Client) GetText(ctx context.Context, group httpapi.Group, op, path string, limit int) (text string, truncated bool, err error) {
+	req := httpapi.Request{URL: c.url(path, nil), Accept: "text/plain, application/json;q=0.9, */*;q=0.8"}
+	err = c.api.Do(ctx, group, op, req, func(body io.Reader, _ *http.Response) error {
 		buf, rerr := io.ReadAll(io.LimitReader(body, int64(limit)+1))
 		if rerr != nil {
-			return fmt.Errorf("%w: %w", ErrTruncated, rerr)
+			return fmt.Errorf("%w: %w", httpapi.ErrTruncated, rerr)
 		}
 		truncated = len(buf) > limit
 		if truncated {
@@ -527,7 +190,7 @@ func (c *Client) GetText(ctx context.Context, group Group, op, path string, limi
 		text = string(buf)
 		return nil
 	})
-	if KindOf(err) == KindNotFound {
+	if httpapi.KindOf(err) == httpapi.KindNotFound {
 		return "", false, nil
 	}
 	return text, truncated, err

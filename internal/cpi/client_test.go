@@ -5,20 +5,19 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/time/rate"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 )
 
 // testRetry keeps the retry rules but not the waiting.
-var testRetry = RetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxRetryAfter: 20 * time.Millisecond}
+var testRetry = httpapi.RetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxRetryAfter: 20 * time.Millisecond}
 
 type recordingObserver struct {
 	calls     atomic.Int64
@@ -26,7 +25,7 @@ type recordingObserver struct {
 	last      atomic.Value
 }
 
-func (o *recordingObserver) CallDone(_ string, outcome Outcome) {
+func (o *recordingObserver) CallDone(_ string, outcome httpapi.Outcome) {
 	o.calls.Add(1)
 	o.last.Store(outcome)
 }
@@ -34,7 +33,7 @@ func (o *recordingObserver) Throttled(string) { o.throttled.Add(1) }
 
 // simClient returns a client of a simulated tenant with a backlog of n messages, authenticated with
 // OAuth2 client credentials exactly as in production.
-func simClient(t *testing.T, opts fakecpi.Options, secret string) (*Client, *fakecpi.Server, *recordingObserver) {
+func simClient(t *testing.T, opts fakecpi.Options, secret string, tunes ...func(*httpapi.Settings)) (*Client, *fakecpi.Server, *recordingObserver) {
 	t.Helper()
 	sim := fakecpi.New(opts)
 	srv := httptest.NewServer(sim.Handler())
@@ -44,12 +43,16 @@ func simClient(t *testing.T, opts fakecpi.Options, secret string) (*Client, *fak
 		secret = realSecret
 	}
 	base := &http.Client{Timeout: 2 * time.Second}
-	rt, refresher := NewOAuth2Transport(http.DefaultTransport, base, OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
+	rt, refresher := httpapi.NewOAuth2Transport(http.DefaultTransport, base, httpapi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
 	obs := &recordingObserver{}
-	c, err := NewClient(Settings{
-		ServiceRoot: srv.URL, HTTPClient: &http.Client{Transport: rt, Timeout: 2 * time.Second},
-		Refresher: refresher, Retry: testRetry, Observer: obs,
-	})
+	settings := httpapi.Settings{
+		HTTPClient: &http.Client{Transport: rt, Timeout: 2 * time.Second},
+		Refresher:  refresher, Retry: testRetry, Observer: obs,
+	}
+	for _, tune := range tunes {
+		tune(&settings)
+	}
+	c, err := NewClient(Settings{ServiceRoot: srv.URL, Settings: settings})
 	require.NoError(t, err)
 	return c, sim, obs
 }
@@ -87,7 +90,7 @@ func TestListFollowsAbsoluteNextLinksWithExplicitPort(t *testing.T) {
 	}))
 	defer srv.Close()
 	srvURL = srv.URL
-	c, err := NewClient(Settings{ServiceRoot: srv.URL, HTTPClient: srv.Client(), Retry: testRetry})
+	c, err := NewClient(Settings{ServiceRoot: srv.URL, Settings: httpapi.Settings{HTTPClient: srv.Client(), Retry: testRetry}})
 	require.NoError(t, err)
 	var ids []string
 	require.NoError(t, List(t.Context(), c, GroupMessages, "listing", "Things", nil, func(p Page[entity]) error {
@@ -104,7 +107,7 @@ func TestNextLinkToAnotherHostIsRefused(t *testing.T) {
 		fmt.Fprint(w, `{"d":{"results":[],"__next":"https://attacker.example/api/v1/Things?$skiptoken=1"}}`)
 	}))
 	defer srv.Close()
-	c, err := NewClient(Settings{ServiceRoot: srv.URL, HTTPClient: srv.Client(), Retry: testRetry})
+	c, err := NewClient(Settings{ServiceRoot: srv.URL, Settings: httpapi.Settings{HTTPClient: srv.Client(), Retry: testRetry}})
 	require.NoError(t, err)
 	err = List(t.Context(), c, GroupMessages, "listing Things", "Things", nil, func(Page[entity]) error { return nil })
 	require.Error(t, err)
@@ -148,11 +151,11 @@ func TestRejectedCredentialsFailWithoutLeakingTheSecret(t *testing.T) {
 	c, _, obs := simClient(t, fakecpi.Options{}, secret)
 	_, err := c.MessageProcessingLogs(t.Context(), allTime())
 	require.Error(t, err)
-	assert.Equal(t, KindUnauthorized, KindOf(err))
+	assert.Equal(t, httpapi.KindUnauthorized, httpapi.KindOf(err))
 	assert.Contains(t, err.Error(), "token endpoint")
 	assert.Contains(t, err.Error(), "invalid_client")
 	assert.NotContains(t, err.Error(), secret)
-	assert.Equal(t, Outcome("unauthorized"), obs.last.Load())
+	assert.Equal(t, httpapi.Outcome("unauthorized"), obs.last.Load())
 }
 
 func TestPersistent401AfterRefreshIsAnAuthError(t *testing.T) {
@@ -163,11 +166,11 @@ func TestPersistent401AfterRefreshIsAnAuthError(t *testing.T) {
 	}))
 	defer srv.Close()
 	ref := &countingRefresher{}
-	c, err := NewClient(Settings{ServiceRoot: srv.URL, HTTPClient: srv.Client(), Refresher: ref, Retry: testRetry})
+	c, err := NewClient(Settings{ServiceRoot: srv.URL, Settings: httpapi.Settings{HTTPClient: srv.Client(), Refresher: ref, Retry: testRetry}})
 	require.NoError(t, err)
 	_, err = c.MessageProcessingLogs(t.Context(), allTime())
 	require.Error(t, err)
-	assert.Equal(t, KindUnauthorized, KindOf(err))
+	assert.Equal(t, httpapi.KindUnauthorized, httpapi.KindOf(err))
 	assert.Contains(t, err.Error(), "401 Unauthorized")
 	assert.Contains(t, err.Error(), "check client id and secret")
 	assert.EqualValues(t, 1, ref.n.Load(), "one refresh")
@@ -189,7 +192,7 @@ func TestHTMLLoginPageIsAnAuthenticationErrorSayingSo(t *testing.T) {
 	sim.InjectFaults(fakecpi.FaultLoginPage, fakecpi.FaultLoginPage)
 	_, err := c.MessageProcessingLogs(t.Context(), allTime())
 	require.Error(t, err)
-	assert.Equal(t, KindLoginPage, KindOf(err))
+	assert.Equal(t, httpapi.KindLoginPage, httpapi.KindOf(err))
 	assert.Contains(t, err.Error(), "HTML page instead of JSON")
 	assert.Contains(t, err.Error(), "not authenticated")
 }
@@ -207,7 +210,7 @@ func TestForbiddenNamesTheMissingRole(t *testing.T) {
 	sim.InjectFaults(fakecpi.FaultForbidden)
 	_, err := c.MessageProcessingLogs(t.Context(), allTime())
 	require.Error(t, err)
-	assert.Equal(t, KindForbidden, KindOf(err))
+	assert.Equal(t, httpapi.KindForbidden, httpapi.KindOf(err))
 	assert.Contains(t, err.Error(), "fetching MessageProcessingLogs: 403 Forbidden")
 	assert.Contains(t, err.Error(), "lacks role MonitoringDataRead")
 	assert.Contains(t, err.Error(), "User does not have the required role", "the tenant's own text is kept")
@@ -217,15 +220,16 @@ func TestNotFoundSaysTheAPIIsNotAvailable(t *testing.T) {
 	c, _, _ := simClient(t, fakecpi.Options{}, "")
 	_, err := GetPage[entity](t.Context(), c, GroupMonitoring, "fetching AuditLogs", "AuditLogs", nil)
 	require.Error(t, err)
-	assert.Equal(t, KindNotFound, KindOf(err))
+	assert.Equal(t, httpapi.KindNotFound, httpapi.KindOf(err))
 	assert.Contains(t, err.Error(), "not available on this tenant")
 }
 
 func TestTransientFaultsAreRetried(t *testing.T) {
 	for _, f := range fakecpi.AllTransientFaults {
 		t.Run(string(f), func(t *testing.T) {
-			c, sim, obs := simClient(t, fakecpi.Options{Backlog: 20, SlowDelay: 3 * time.Second}, "")
-			c.http.Timeout = 500 * time.Millisecond
+			c, sim, obs := simClient(t, fakecpi.Options{Backlog: 20, SlowDelay: 3 * time.Second}, "", func(s *httpapi.Settings) {
+				s.HTTPClient.Timeout = 500 * time.Millisecond
+			})
 			sim.InjectFaults(f, f)
 			if f == fakecpi.FaultExpiredToken {
 				// Two 401s in a row are bad credentials by definition; one is an expired token.
@@ -237,7 +241,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 			if f == fakecpi.FaultThrottle {
 				assert.EqualValues(t, 2, obs.throttled.Load())
 			}
-			assert.Equal(t, OutcomeSuccess, obs.last.Load())
+			assert.Equal(t, httpapi.OutcomeSuccess, obs.last.Load())
 		})
 	}
 }
@@ -247,58 +251,25 @@ func TestRetriesAreBoundedAndTheLastErrorIsKept(t *testing.T) {
 	sim.InjectFaults(fakecpi.FaultServerError, fakecpi.FaultServerError, fakecpi.FaultServerError, fakecpi.FaultServerError, fakecpi.FaultServerError)
 	_, err := c.MessageProcessingLogs(t.Context(), allTime())
 	require.Error(t, err)
-	assert.Equal(t, KindServer, KindOf(err))
+	assert.Equal(t, httpapi.KindServer, httpapi.KindOf(err))
 	assert.Contains(t, err.Error(), "500 Internal Server Error: InternalError: Internal Server Error")
 	assert.Equal(t, 1+testRetry.MaxRetries, sim.Stats().FaultsInjected[fakecpi.FaultServerError], "one attempt plus max_retries")
 }
 
-func TestRetryAfterIsHonouredUpToItsCap(t *testing.T) {
-	c := &Client{retry: RetryPolicy{InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxRetryAfter: 2 * time.Second}}
-	assert.Equal(t, 2*time.Second, c.backoff(0, 10*time.Second))
-	assert.Equal(t, time.Second, c.backoff(0, time.Second))
-	for attempt := range 10 {
-		d := c.backoff(attempt, 0)
-		assert.GreaterOrEqual(t, d, 5*time.Millisecond)
-		assert.LessOrEqual(t, d, 20*time.Millisecond)
-	}
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	assert.Equal(t, 3*time.Second, parseRetryAfter("3", now))
-	assert.Equal(t, 90*time.Second, parseRetryAfter(now.Add(90*time.Second).Format(http.TimeFormat), now))
-	assert.Zero(t, parseRetryAfter("soon", now))
-	assert.Zero(t, parseRetryAfter("-1", now))
-}
-
-func TestErrorBodiesOfEveryShapeAreReadable(t *testing.T) {
-	tests := map[string]struct{ body, want string }{
-		"odata json":   {`{"error":{"code":"SY/530","message":{"lang":"en","value":"PO is locked"}}}`, "SY/530: PO is locked"},
-		"xml-ish json": {`{"code":"Bad Request","message":{"@lang":"en","#text":"Invalid key"}}`, "Bad Request: Invalid key"},
-		"odata xml":    {`<?xml version="1.0"?><error xmlns="x"><code>Forbidden</code><message xml:lang="en">No role</message></error>`, "Forbidden: No role"},
-		"plain":        {"Service Unavailable\n  try later", "Service Unavailable try later"},
-		"html":         {"<html><body>Log on</body></html>", ""},
-		"empty":        {"", ""},
-	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			assert.Equal(t, tt.want, errorDetail([]byte(tt.body)))
-		})
-	}
-	long := errorDetail([]byte(strings.Repeat("x", 1000)))
-	assert.Len(t, long, maxDetailLen+len("…"))
-}
-
 func TestOversizedBodyIsAnErrorNotATruncation(t *testing.T) {
-	c, _, _ := simClient(t, fakecpi.Options{Backlog: 50}, "")
-	c.maxBody = 4096
+	c, _, _ := simClient(t, fakecpi.Options{Backlog: 50}, "", func(s *httpapi.Settings) { s.MaxBodySize = 4096 })
 	_, err := c.MessageProcessingLogs(t.Context(), allTime())
 	require.Error(t, err)
-	assert.Equal(t, KindBadResponse, KindOf(err))
+	assert.Equal(t, httpapi.KindBadResponse, httpapi.KindOf(err))
 	assert.Contains(t, err.Error(), "exceeds max_response_size")
 	assert.Contains(t, err.Error(), "raise max_response_size")
 }
 
 func TestCancellationStopsRetriesAndRateLimitWaits(t *testing.T) {
-	c, sim, _ := simClient(t, fakecpi.Options{}, "")
-	c.retry = RetryPolicy{MaxRetries: 100, InitialInterval: time.Hour, MaxInterval: time.Hour, MaxRetryAfter: time.Hour}
+	c, sim, _ := simClient(t, fakecpi.Options{}, "", func(s *httpapi.Settings) {
+		s.Retry = httpapi.RetryPolicy{MaxRetries: 100, InitialInterval: time.Hour, MaxInterval: time.Hour, MaxRetryAfter: time.Hour}
+		s.RateLimits = map[string]httpapi.RateLimit{GroupMessages.Name: {RequestsPerSecond: 0.001, Burst: 2}}
+	})
 	sim.InjectFaults(fakecpi.FaultUnavailable)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
@@ -307,9 +278,7 @@ func TestCancellationStopsRetriesAndRateLimitWaits(t *testing.T) {
 	require.Error(t, err)
 	assert.Less(t, time.Since(start), 5*time.Second)
 
-	c.limits = map[string]RateLimit{GroupMessages.Name: {RequestsPerSecond: 0.001, Burst: 1}}
-	c.limiters = map[string]*rate.Limiter{}
-	_, err = c.MessageProcessingLogs(t.Context(), allTime()) // uses the one token of the bucket
+	_, err = c.MessageProcessingLogs(t.Context(), allTime()) // the bucket's second and last token
 	require.NoError(t, err)
 	ctx2, cancel2 := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel2()
@@ -351,7 +320,7 @@ func TestBasicTransportSendsCredentials(t *testing.T) {
 	sim := fakecpi.New(fakecpi.Options{Backlog: 3, BasicUser: "S0001", BasicPassword: "pw"})
 	srv := httptest.NewServer(sim.Handler())
 	defer srv.Close()
-	c, err := NewClient(Settings{ServiceRoot: srv.URL, HTTPClient: &http.Client{Transport: &BasicTransport{Username: "S0001", Password: "pw", Base: http.DefaultTransport}}, Retry: testRetry})
+	c, err := NewClient(Settings{ServiceRoot: srv.URL, Settings: httpapi.Settings{HTTPClient: &http.Client{Transport: &httpapi.BasicTransport{Username: "S0001", Password: "pw", Base: http.DefaultTransport}}, Retry: testRetry}})
 	require.NoError(t, err)
 	page, err := c.MessageProcessingLogs(t.Context(), allTime())
 	require.NoError(t, err)
@@ -374,8 +343,8 @@ func TestTokenEndpointOutageIsRetriedNotBlamedOnCredentials(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	id, secret := sim.Credentials()
-	rt, ref := NewOAuth2Transport(http.DefaultTransport, srv.Client(), OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
-	c, err := NewClient(Settings{ServiceRoot: srv.URL, HTTPClient: &http.Client{Transport: rt}, Refresher: ref, Retry: testRetry})
+	rt, ref := httpapi.NewOAuth2Transport(http.DefaultTransport, srv.Client(), httpapi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
+	c, err := NewClient(Settings{ServiceRoot: srv.URL, Settings: httpapi.Settings{HTTPClient: &http.Client{Transport: rt}, Refresher: ref, Retry: testRetry}})
 	require.NoError(t, err)
 	page, err := c.MessageProcessingLogs(t.Context(), allTime())
 	require.NoError(t, err)

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 )
 
 // Time is an OData V2 Edm.DateTime or Edm.DateTimeOffset value.
@@ -162,8 +164,8 @@ type Page[T any] struct {
 	HasCount bool
 }
 
-// ErrNotOData means a 2xx body was not an OData V2 JSON document.
-var ErrNotOData = errors.New("response is not an OData V2 JSON document")
+// ErrNotOData means a 2xx body was not an OData V2 JSON document; it is an httpapi.ErrMalformed.
+var ErrNotOData = fmt.Errorf("%w: not an OData V2 JSON document", httpapi.ErrMalformed)
 
 // DecodePage decodes one OData V2 collection document, as the client does with a response body.
 func DecodePage[T any](r io.Reader) (Page[T], error) {
@@ -305,20 +307,12 @@ func skipValue(dec *json.Decoder) error {
 	return wrapJSON(dec.Decode(&raw))
 }
 
-// ErrTruncated marks a body that ended in the middle of a JSON document (a dropped connection, or a
-// proxy cutting the answer); such a read is worth retrying.
-var ErrTruncated = errors.New("response body ended before the JSON document was complete")
+// ErrTruncated marks a body cut off mid-document; the call is retried.
+var ErrTruncated = httpapi.ErrTruncated
 
 func wrapJSON(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %w", ErrTruncated, err)
-	}
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &syn) || errors.As(err, &typ) {
+	err = httpapi.WrapJSON(err)
+	if errors.Is(err, httpapi.ErrMalformed) {
 		return fmt.Errorf("%w: %w", ErrNotOData, err)
 	}
 	return err

@@ -1,70 +1,15 @@
-package cpi
+package httpapi
 
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
-
-// ServiceKey is the JSON a BTP cockpit downloads for a Process Integration Runtime instance of plan
-// `api`. Both key types are understood: ClientId/Secret, and Certificate (PEM chain and key).
-type ServiceKey struct {
-	OAuth struct {
-		ClientID     string `json:"clientid"`
-		ClientSecret string `json:"clientsecret"`
-		URL          string `json:"url"`
-		TokenURL     string `json:"tokenurl"`
-		CertURL      string `json:"certurl"`
-		Certificate  string `json:"certificate"`
-		Key          string `json:"key"`
-	} `json:"oauth"`
-}
-
-// ReadServiceKey reads and checks a service key file. Errors name the file and the missing field, never
-// a value from it.
-func ReadServiceKey(path string) (*ServiceKey, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading service key: %w", err)
-	}
-	return ParseServiceKey(raw, path)
-}
-
-// ParseServiceKey parses service key JSON; name is used in error messages.
-func ParseServiceKey(raw []byte, name string) (*ServiceKey, error) {
-	var key ServiceKey
-	if err := json.Unmarshal(raw, &key); err != nil {
-		// The JSON error is not quoted: it can carry a fragment of the secret.
-		return nil, fmt.Errorf("service key %s is not valid JSON; download it again from the BTP cockpit (Instances and Subscriptions → the api-plan instance → Service Keys)", name)
-	}
-	o := &key.OAuth
-	var missing []string
-	if o.ClientID == "" {
-		missing = append(missing, "oauth.clientid")
-	}
-	if o.URL == "" {
-		missing = append(missing, "oauth.url")
-	}
-	if o.TokenURL == "" && o.CertURL == "" {
-		missing = append(missing, "oauth.tokenurl")
-	}
-	if o.ClientSecret == "" && (o.Certificate == "" || o.Key == "") {
-		missing = append(missing, "oauth.clientsecret (or oauth.certificate and oauth.key)")
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("service key %s lacks %s; it must be a key of a Process Integration Runtime instance with plan api", name, strings.Join(missing, ", "))
-	}
-	return &key, nil
-}
 
 // OAuth2Credentials are client-credentials for a token endpoint (XSUAA on Cloud Foundry, or Neo's
 // oauthasservices endpoint).
@@ -76,28 +21,8 @@ type OAuth2Credentials struct {
 	ClientCert *tls.Certificate
 }
 
-// Credentials derives the OAuth2 credentials of a service key.
-func (k *ServiceKey) Credentials() (OAuth2Credentials, error) {
-	o := k.OAuth
-	creds := OAuth2Credentials{ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL}
-	if o.ClientSecret == "" {
-		cert, err := tls.X509KeyPair([]byte(pemText(o.Certificate)), []byte(pemText(o.Key)))
-		if err != nil {
-			return OAuth2Credentials{}, errors.New("service key: oauth.certificate and oauth.key do not form a valid PEM certificate and key pair")
-		}
-		creds.ClientCert = &cert
-		if o.CertURL != "" {
-			creds.TokenURL = strings.TrimRight(o.CertURL, "/") + "/oauth/token"
-			if strings.HasSuffix(o.CertURL, "/oauth/token") {
-				creds.TokenURL = o.CertURL
-			}
-		}
-	}
-	return creds, nil
-}
-
-// pemText turns the literal "\n" sequences that some keys carry (escaped twice) into line breaks.
-func pemText(s string) string { return strings.ReplaceAll(s, `\n`, "\n") }
+// PEMText turns the literal "\n" sequences that some keys carry (escaped twice) into line breaks.
+func PEMText(s string) string { return strings.ReplaceAll(s, `\n`, "\n") }
 
 // NewOAuth2Transport wraps base with client-credentials bearer tokens. Tokens are cached until shortly
 // before they expire; the returned Refresher drops the cached token after a 401. tokenClient is the HTTP
