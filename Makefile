@@ -33,7 +33,7 @@ run: $(OTELCOL) $(FAKECPI)
 	@mkdir -p $(RUNDIR)/storage
 	@echo "Starting the simulated tenant on 127.0.0.1:8765 (service key: $(RUNDIR)/service-key.json)"
 	@$(FAKECPI) -addr 127.0.0.1:8765 -rate 2 -backlog 40 -backlog-span 20m -fault-rate 0.05 \
-		-service-key-out $(RUNDIR)/service-key.json & echo $$! > $(RUNDIR)/fakecpi.pid; \
+		-service-key-out $(RUNDIR)/service-key.json -calm-service-key-out $(RUNDIR)/calm-service-key.json & echo $$! > $(RUNDIR)/fakecpi.pid; \
 	trap 'kill $$(cat $(RUNDIR)/fakecpi.pid) 2>/dev/null' EXIT INT TERM; \
 	sleep 1; \
 	RUNDIR=$(RUNDIR) $(OTELCOL) --config $(CURDIR)/examples/run-local.yaml
@@ -55,8 +55,7 @@ bench:
 ## folder called sapcpireceiver (a link to this one) and its component tests move to ./receiver.
 generate:
 	@mkdir -p .tmp && ln -sfn .. .tmp/sapcpireceiver
-	cd .tmp/sapcpireceiver && $(GO) tool mdatagen metadata.yaml
-	@rm -f .tmp/sapcpireceiver
+	cd .tmp/sapcpireceiver && $(GO) tool mdatagen metadata.yaml; status=$$?; rm -f $(CURDIR)/.tmp/sapcpireceiver; exit $$status
 	mv generated_component_test.go generated_package_test.go receiver/
 
 fmt:

@@ -44,6 +44,8 @@ type Config struct {
 
 	// Messages configures the message processing log source.
 	Messages MessagesConfig `mapstructure:"messages"`
+	// CloudALM configures the SAP Cloud ALM Analytics source (off by default).
+	CloudALM CloudALMConfig `mapstructure:"cloud_alm"`
 
 	// CollectionInterval is how often the metrics pipeline receives the receiver's metrics.
 	CollectionInterval time.Duration `mapstructure:"collection_interval"`
@@ -176,6 +178,7 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("collection_interval: must be positive, got %s", cfg.CollectionInterval))
 	}
 	errs = append(errs, cfg.Messages.validate()...)
+	errs = append(errs, cfg.CloudALM.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -26,6 +26,9 @@ func loadConfig(t *testing.T, name string) *Config {
 	if cfg.ServiceKeyFile != "" {
 		cfg.ServiceKeyFile = filepath.Join("..", cfg.ServiceKeyFile)
 	}
+	if cfg.CloudALM.ServiceKeyFile != "" {
+		cfg.CloudALM.ServiceKeyFile = filepath.Join("..", cfg.CloudALM.ServiceKeyFile)
+	}
 	return cfg
 }
 
@@ -69,6 +72,19 @@ func TestConfigFullRoundTrip(t *testing.T) {
 	assert.False(t, allow("customer_email"))
 }
 
+func TestConfigCloudALMIsOffByDefaultAndReadsItsOwnKey(t *testing.T) {
+	assert.False(t, loadConfig(t, "defaults").CloudALM.Enabled)
+	assert.Equal(t, "hourly", loadConfig(t, "defaults").CloudALM.Resolution)
+	cfg := loadConfig(t, "cloud_alm")
+	require.NoError(t, confmap.Validate(cfg))
+	c := cfg.CloudALM
+	assert.Equal(t, "daily", c.Resolution)
+	assert.Equal(t, 2*time.Hour, c.CloseDelay)
+	assert.True(t, c.HealthMonitoring.Enabled)
+	assert.Equal(t, []string{"0c5f6b2e-3d1a-4b8e-9f70-2a6c1d4e5b33"}, c.ServiceIDs)
+	assert.Equal(t, 24, c.BucketsPerRequest, "defaults kept")
+}
+
 func TestConfigSecretsAreOpaque(t *testing.T) {
 	cfg := loadConfig(t, "full")
 	out, err := cfg.OAuth2.ClientSecret.MarshalText()
@@ -91,6 +107,14 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 		"no_credentials":   {"no credentials: set exactly one of service_key_file, oauth2, basic, or auth"},
 		"two_credentials":  {"set only one of service_key_file, oauth2, basic and auth; found oauth2 and basic"},
 		"missing_key_file": {"service_key_file: reading service key"},
+		"cloud_alm_bad": {
+			"cloud_alm: set exactly one of service_key_file, oauth2 or auth",
+			"cloud_alm.endpoint: required unless service_key_file is set",
+			"cloud_alm.resolution: resolution must be hourly or daily, got \"weekly\"",
+			"cloud_alm.poll_interval: must be at least 1m, got 10s",
+			"cloud_alm.initial_lookback: must be positive and at most max_catch_up",
+			"cloud_alm.buckets_per_request: must be between 1 and 744, got 0",
+		},
 		"bad_values": {
 			"endpoint: endpoint \"acme.example.com\" must be an absolute http(s) URL",
 			"oauth2.client_id: required",

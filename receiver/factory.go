@@ -63,6 +63,7 @@ func createDefaultConfig() component.Config {
 				MaxSize:        8 << 10,
 			},
 		},
+		CloudALM:             defaultCloudALMConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 	}
@@ -77,6 +78,7 @@ func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
 	c := cfg.(*Config)
 	t := tenants.acquire(c, set)
+	t.setMetricsConsumer(next)
 	s, err := scraper.NewMetrics(t.scrapeMetrics,
 		scraper.WithStart(t.start),
 		scraper.WithShutdown(func(ctx context.Context) error { return tenants.release(ctx, c, t) }))

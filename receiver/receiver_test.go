@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecalm"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
@@ -129,4 +130,36 @@ func TestPollerReportsARepeatedErrorOnceAndBacksOffFromMissingAPIs(t *testing.T)
 	assert.Equal(t, 2, logs.FilterLevelExact(zapcore.ErrorLevel).Len())
 	assert.Equal(t, time.Second, p.report(t.Context(), nil))
 	assert.Equal(t, 1, logs.FilterMessage("Source recovered").Len())
+}
+
+func TestReceiverDeliversCloudALMBucketsToTheMetricsPipeline(t *testing.T) {
+	cfg, _ := simConfig(t, fakecpi.Options{})
+	alm := fakecalm.New(fakecalm.Options{})
+	srv := httptest.NewServer(alm.Handler())
+	t.Cleanup(srv.Close)
+	id, secret := alm.Credentials()
+	cfg.CloudALM.Enabled = true
+	cfg.CloudALM.Endpoint = srv.URL + "/api"
+	cfg.CloudALM.OAuth2 = &OAuth2Config{ClientID: id, ClientSecret: configopaque.String(secret), TokenURL: srv.URL + "/oauth/token"}
+	cfg.CloudALM.InitialLookback = 3 * time.Hour
+	cfg.CloudALM.HealthMonitoring.Enabled = true
+	require.NoError(t, cfg.Validate())
+	sink := &consumertest.MetricsSink{}
+	mr, err := NewFactory().CreateMetrics(t.Context(), receivertest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, mr.Start(t.Context(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, mr.Shutdown(t.Context())) }()
+	require.Eventually(t, func() bool {
+		seen := map[string]bool{}
+		for _, md := range sink.AllMetrics() {
+			rms := md.ResourceMetrics()
+			for i := 0; i < rms.Len(); i++ {
+				ms := rms.At(i).ScopeMetrics().At(0).Metrics()
+				for j := 0; j < ms.Len(); j++ {
+					seen[ms.At(j).Name()] = true
+				}
+			}
+		}
+		return seen["sapcpi.alm.executions"] && seen["sapcpi.alm.error_rate"] && seen["sapcpi.alm.health.usage"]
+	}, 10*time.Second, 50*time.Millisecond)
 }

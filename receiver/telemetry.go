@@ -130,12 +130,7 @@ func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.
 		}
 		mb.RecordSapcpiReceiverLagDataPoint(ts, now.Sub(mark).Seconds(), source)
 	}
-	rb := mb.NewResourceBuilder()
-	rb.SetSapCpiTenantURL(t.resource.URL)
-	if t.resource.Name != "" {
-		rb.SetSapCpiTenantName(t.resource.Name)
-	}
-	return mb.Emit(metadata.WithResource(rb.Emit()))
+	return mb.Emit(metadata.WithResource(mapping.TenantResource(mb, t.resource)))
 }
 
 // scrapeMetrics is the metrics scraper of a tenant.

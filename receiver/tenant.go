@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/sapcpi-otel/sapcpireceiver/internal/calm"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
@@ -32,6 +33,7 @@ type tenant struct {
 
 	mu      sync.Mutex
 	logs    consumer.Logs
+	metrics consumer.Metrics
 	refs    int
 	started bool
 	cancel  context.CancelFunc
@@ -80,6 +82,12 @@ func (t *tenant) setLogsConsumer(next consumer.Logs) {
 	t.mu.Unlock()
 }
 
+func (t *tenant) setMetricsConsumer(next consumer.Metrics) {
+	t.mu.Lock()
+	t.metrics = next
+	t.mu.Unlock()
+}
+
 func (t *tenant) start(ctx context.Context, host component.Host) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -112,17 +120,60 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 	}
 	t.telemetry.setResource(mapper.Tenant)
 
+	store := checkpoint.NewStore(t.storage)
+	almSources, err := t.cloudALMSources(ctx, host, obs, store, mapper.Tenant)
+	if err != nil {
+		_ = t.storage.Close(ctx)
+		return err
+	}
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	t.started = true
-	store := checkpoint.NewStore(t.storage)
 	if t.cfg.Messages.Enabled {
 		src := newMessageSource(t.cfg.Messages, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger)
 		t.run(runCtx, src.name(), t.cfg.Messages.PollInterval, src.load, src.poll)
 	}
+	for _, src := range almSources {
+		t.run(runCtx, src.name(), t.cfg.CloudALM.PollInterval, src.load, src.poll)
+	}
 	t.set.Logger.Info("Watching SAP Cloud Integration tenant", zap.String("endpoint", client.Root()),
-		zap.Bool("messages", t.cfg.Messages.Enabled), zap.Bool("logs_pipeline", t.logs != nil))
+		zap.Bool("messages", t.cfg.Messages.Enabled), zap.Int("cloud_alm_providers", len(almSources)),
+		zap.Bool("logs_pipeline", t.logs != nil), zap.Bool("metrics_pipeline", t.metrics != nil))
 	return nil
+}
+
+// cloudALMSources prepares one source per Cloud ALM provider; they deliver to the metrics pipeline.
+func (t *tenant) cloudALMSources(ctx context.Context, host component.Host, obs *receiverhelper.ObsReport, store *checkpoint.Store, tenantInfo mapping.Tenant) ([]*almSource, error) {
+	c := t.cfg.CloudALM
+	if !c.Enabled {
+		return nil, nil
+	}
+	if t.metrics == nil {
+		t.set.Logger.Warn("cloud_alm is enabled, but this receiver is in no metrics pipeline: Cloud ALM figures are not read")
+		return nil, nil
+	}
+	client, err := t.newCloudALMClient(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	res, err := calm.ParseResolution(c.Resolution)
+	if err != nil {
+		return nil, err
+	}
+	providers := []string{calm.ProviderCPIMessages}
+	if c.HealthMonitoring.Enabled {
+		providers = append(providers, calm.ProviderHealth)
+	}
+	var out []*almSource
+	for _, p := range providers {
+		out = append(out, &almSource{
+			provider: p, cfg: c, res: res, client: client, next: t.metrics, obs: obs, store: store, tel: t.telemetry,
+			logger: t.set.Logger.With(zap.String("provider", p)), tenant: tenantInfo, now: time.Now, warned: map[string]bool{},
+			mb: metadata.NewMetricsBuilder(t.cfg.MetricsBuilderConfig, t.set),
+		})
+	}
+	return out, nil
 }
 
 // run starts one poller goroutine.

@@ -1,5 +1,5 @@
-// Command fakecpi serves a simulated SAP Cloud Integration tenant on loopback, for `make run`, the
-// end-to-end test and benchmarks. It can write a service key for it, so the collector is configured the
+// Command fakecpi serves a simulated SAP Cloud Integration tenant (and, under /calm, a simulated SAP
+// Cloud ALM) on loopback, for `make run`, the end-to-end test and benchmarks. It can write a service key for it, so the collector is configured the
 // way a user configures a real tenant.
 package main
 
@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecalm"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 )
 
@@ -33,6 +34,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	logRequests := flag.Bool("log-requests", false, "print every MessageProcessingLogs request")
 	keyOut := flag.String("service-key-out", "", "write a service key JSON for this tenant to this path")
+	calmKeyOut := flag.String("calm-service-key-out", "", "write an SAP Cloud ALM API service key for the simulated Cloud ALM (served under /calm) to this path")
 	flag.Parse()
 
 	opts := fakecpi.Options{
@@ -64,8 +66,23 @@ func main() {
 			log.Fatalf("fakecpi: writing service key: %v", err)
 		}
 	}
-	fmt.Printf("fakecpi: simulated tenant at %s/api/v1 (token endpoint %s/oauth/token)\n", base, base)
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	alm := fakecalm.New(fakecalm.Options{Seed: *seed})
+	if *calmKeyOut != "" {
+		id, secret := alm.Credentials()
+		key := map[string]any{
+			"endpoints": map[string]string{"Api": base + "/calm/api"},
+			"uaa":       map[string]string{"clientid": id, "clientsecret": secret, "url": base + "/calm"},
+		}
+		raw, _ := json.MarshalIndent(key, "", "  ")
+		if err := os.WriteFile(*calmKeyOut, raw, 0o600); err != nil {
+			log.Fatalf("fakecpi: writing Cloud ALM service key: %v", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/calm/", http.StripPrefix("/calm", alm.Handler()))
+	mux.Handle("/", sim.Handler())
+	fmt.Printf("fakecpi: simulated tenant at %s/api/v1 (token endpoint %s/oauth/token), simulated Cloud ALM at %s/calm/api\n", base, base, base)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

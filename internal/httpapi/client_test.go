@@ -27,6 +27,7 @@ func TestRetryAfterIsHonouredUpToItsCap(t *testing.T) {
 
 func TestErrorBodiesOfEveryShapeAreReadable(t *testing.T) {
 	tests := map[string]struct{ body, want string }{
+		"cloud alm":    {`{"error":"Bad Request","message":"Unknown provider CPI_MESSAGEZ"}`, "Bad Request: Unknown provider CPI_MESSAGEZ"},
 		"odata json":   {`{"error":{"code":"SY/530","message":{"lang":"en","value":"PO is locked"}}}`, "SY/530: PO is locked"},
 		"xml-ish json": {`{"code":"Bad Request","message":{"@lang":"en","#text":"Invalid key"}}`, "Bad Request: Invalid key"},
 		"odata xml":    {`<?xml version="1.0"?><error xmlns="x"><code>Forbidden</code><message xml:lang="en">No role</message></error>`, "Forbidden: No role"},

@@ -165,19 +165,27 @@ func (m odataMessage) text() string {
 
 func jsonErrorText(body []byte) string {
 	var doc struct {
-		Error *struct {
-			Code    string       `json:"code"`
-			Message odataMessage `json:"message"`
-		} `json:"error"`
-		Code    string       `json:"code"`
-		Message odataMessage `json:"message"`
+		// OData nests {"code","message"} under "error"; Cloud ALM puts a string there.
+		Error   json.RawMessage `json:"error"`
+		Code    string          `json:"code"`
+		Message odataMessage    `json:"message"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return string(body)
 	}
 	code, msg := doc.Code, doc.Message.text()
-	if doc.Error != nil {
-		code, msg = doc.Error.Code, doc.Error.Message.text()
+	if len(doc.Error) > 0 {
+		var nested struct {
+			Code    string       `json:"code"`
+			Message odataMessage `json:"message"`
+		}
+		var flat string
+		switch {
+		case json.Unmarshal(doc.Error, &nested) == nil:
+			code, msg = nested.Code, nested.Message.text()
+		case json.Unmarshal(doc.Error, &flat) == nil:
+			code = flat
+		}
 	}
 	switch {
 	case msg != "" && code != "":

@@ -9,6 +9,272 @@ import (
 	"go.opentelemetry.io/collector/filter"
 )
 
+// SapcpiAlmErrorRateMetricAttributeKey specifies the key of an attribute for the sapcpi.alm.error_rate metric.
+type SapcpiAlmErrorRateMetricAttributeKey string
+
+const (
+	SapcpiAlmErrorRateMetricAttributeKeySapCpiIflowName    SapcpiAlmErrorRateMetricAttributeKey = "sap.cpi.iflow.name"
+	SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceID   SapcpiAlmErrorRateMetricAttributeKey = "sap.calm.service.id"
+	SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceName SapcpiAlmErrorRateMetricAttributeKey = "sap.calm.service.name"
+	SapcpiAlmErrorRateMetricAttributeKeySapCalmResolution  SapcpiAlmErrorRateMetricAttributeKey = "sap.calm.resolution"
+)
+
+// SapcpiAlmErrorRateMetricConfig provides config for the sapcpi.alm.error_rate metric.
+type SapcpiAlmErrorRateMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                 `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiAlmErrorRateMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiAlmErrorRateMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiAlmErrorRateMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiAlmErrorRateMetricAttributeKeySapCpiIflowName, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceID, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceName, SapcpiAlmErrorRateMetricAttributeKeySapCalmResolution:
+		default:
+			return fmt.Errorf("metric sapcpi.alm.error_rate doesn't have an attribute %v, valid attributes: [sap.cpi.iflow.name, sap.calm.service.id, sap.calm.service.name, sap.calm.resolution]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiAlmExecutionsMetricAttributeKey specifies the key of an attribute for the sapcpi.alm.executions metric.
+type SapcpiAlmExecutionsMetricAttributeKey string
+
+const (
+	SapcpiAlmExecutionsMetricAttributeKeySapCpiIflowName     SapcpiAlmExecutionsMetricAttributeKey = "sap.cpi.iflow.name"
+	SapcpiAlmExecutionsMetricAttributeKeySapCpiMessageStatus SapcpiAlmExecutionsMetricAttributeKey = "sap.cpi.message.status"
+	SapcpiAlmExecutionsMetricAttributeKeySapCalmStatusGroup  SapcpiAlmExecutionsMetricAttributeKey = "sap.calm.status_group"
+	SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceID    SapcpiAlmExecutionsMetricAttributeKey = "sap.calm.service.id"
+	SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceName  SapcpiAlmExecutionsMetricAttributeKey = "sap.calm.service.name"
+	SapcpiAlmExecutionsMetricAttributeKeySapCalmResolution   SapcpiAlmExecutionsMetricAttributeKey = "sap.calm.resolution"
+)
+
+// SapcpiAlmExecutionsMetricConfig provides config for the sapcpi.alm.executions metric.
+type SapcpiAlmExecutionsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiAlmExecutionsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiAlmExecutionsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiAlmExecutionsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiAlmExecutionsMetricAttributeKeySapCpiIflowName, SapcpiAlmExecutionsMetricAttributeKeySapCpiMessageStatus, SapcpiAlmExecutionsMetricAttributeKeySapCalmStatusGroup, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceID, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceName, SapcpiAlmExecutionsMetricAttributeKeySapCalmResolution:
+		default:
+			return fmt.Errorf("metric sapcpi.alm.executions doesn't have an attribute %v, valid attributes: [sap.cpi.iflow.name, sap.cpi.message.status, sap.calm.status_group, sap.calm.service.id, sap.calm.service.name, sap.calm.resolution]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiAlmHealthLimitMetricAttributeKey specifies the key of an attribute for the sapcpi.alm.health.limit metric.
+type SapcpiAlmHealthLimitMetricAttributeKey string
+
+const (
+	SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricID    SapcpiAlmHealthLimitMetricAttributeKey = "sap.calm.health.metric_id"
+	SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricName  SapcpiAlmHealthLimitMetricAttributeKey = "sap.calm.health.metric_name"
+	SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricLabel SapcpiAlmHealthLimitMetricAttributeKey = "sap.calm.health.metric_label"
+	SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceID         SapcpiAlmHealthLimitMetricAttributeKey = "sap.calm.service.id"
+	SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceName       SapcpiAlmHealthLimitMetricAttributeKey = "sap.calm.service.name"
+	SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceType       SapcpiAlmHealthLimitMetricAttributeKey = "sap.calm.service.type"
+	SapcpiAlmHealthLimitMetricAttributeKeySapCalmResolution        SapcpiAlmHealthLimitMetricAttributeKey = "sap.calm.resolution"
+)
+
+// SapcpiAlmHealthLimitMetricConfig provides config for the sapcpi.alm.health.limit metric.
+type SapcpiAlmHealthLimitMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiAlmHealthLimitMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiAlmHealthLimitMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiAlmHealthLimitMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthLimitMetricAttributeKeySapCalmResolution:
+		default:
+			return fmt.Errorf("metric sapcpi.alm.health.limit doesn't have an attribute %v, valid attributes: [sap.calm.health.metric_id, sap.calm.health.metric_name, sap.calm.health.metric_label, sap.calm.service.id, sap.calm.service.name, sap.calm.service.type, sap.calm.resolution]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiAlmHealthUsageMetricAttributeKey specifies the key of an attribute for the sapcpi.alm.health.usage metric.
+type SapcpiAlmHealthUsageMetricAttributeKey string
+
+const (
+	SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricID    SapcpiAlmHealthUsageMetricAttributeKey = "sap.calm.health.metric_id"
+	SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricName  SapcpiAlmHealthUsageMetricAttributeKey = "sap.calm.health.metric_name"
+	SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricLabel SapcpiAlmHealthUsageMetricAttributeKey = "sap.calm.health.metric_label"
+	SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceID         SapcpiAlmHealthUsageMetricAttributeKey = "sap.calm.service.id"
+	SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceName       SapcpiAlmHealthUsageMetricAttributeKey = "sap.calm.service.name"
+	SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceType       SapcpiAlmHealthUsageMetricAttributeKey = "sap.calm.service.type"
+	SapcpiAlmHealthUsageMetricAttributeKeySapCalmResolution        SapcpiAlmHealthUsageMetricAttributeKey = "sap.calm.resolution"
+)
+
+// SapcpiAlmHealthUsageMetricConfig provides config for the sapcpi.alm.health.usage metric.
+type SapcpiAlmHealthUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiAlmHealthUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiAlmHealthUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiAlmHealthUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthUsageMetricAttributeKeySapCalmResolution:
+		default:
+			return fmt.Errorf("metric sapcpi.alm.health.usage doesn't have an attribute %v, valid attributes: [sap.calm.health.metric_id, sap.calm.health.metric_name, sap.calm.health.metric_label, sap.calm.service.id, sap.calm.service.name, sap.calm.service.type, sap.calm.resolution]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiAlmHealthValueMetricAttributeKey specifies the key of an attribute for the sapcpi.alm.health.value metric.
+type SapcpiAlmHealthValueMetricAttributeKey string
+
+const (
+	SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricID    SapcpiAlmHealthValueMetricAttributeKey = "sap.calm.health.metric_id"
+	SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricName  SapcpiAlmHealthValueMetricAttributeKey = "sap.calm.health.metric_name"
+	SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricLabel SapcpiAlmHealthValueMetricAttributeKey = "sap.calm.health.metric_label"
+	SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceID         SapcpiAlmHealthValueMetricAttributeKey = "sap.calm.service.id"
+	SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceName       SapcpiAlmHealthValueMetricAttributeKey = "sap.calm.service.name"
+	SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceType       SapcpiAlmHealthValueMetricAttributeKey = "sap.calm.service.type"
+	SapcpiAlmHealthValueMetricAttributeKeySapCalmResolution        SapcpiAlmHealthValueMetricAttributeKey = "sap.calm.resolution"
+)
+
+// SapcpiAlmHealthValueMetricConfig provides config for the sapcpi.alm.health.value metric.
+type SapcpiAlmHealthValueMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiAlmHealthValueMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiAlmHealthValueMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiAlmHealthValueMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthValueMetricAttributeKeySapCalmResolution:
+		default:
+			return fmt.Errorf("metric sapcpi.alm.health.value doesn't have an attribute %v, valid attributes: [sap.calm.health.metric_id, sap.calm.health.metric_name, sap.calm.health.metric_label, sap.calm.service.id, sap.calm.service.name, sap.calm.service.type, sap.calm.resolution]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SapcpiAPIRequestsMetricAttributeKey specifies the key of an attribute for the sapcpi.api.requests metric.
 type SapcpiAPIRequestsMetricAttributeKey string
 
@@ -303,6 +569,11 @@ func (ms *SapcpiReceiverLagMetricConfig) Validate() error {
 
 // MetricsConfig provides config for sapcpi metrics.
 type MetricsConfig struct {
+	SapcpiAlmErrorRate         SapcpiAlmErrorRateMetricConfig         `mapstructure:"sapcpi.alm.error_rate"`
+	SapcpiAlmExecutions        SapcpiAlmExecutionsMetricConfig        `mapstructure:"sapcpi.alm.executions"`
+	SapcpiAlmHealthLimit       SapcpiAlmHealthLimitMetricConfig       `mapstructure:"sapcpi.alm.health.limit"`
+	SapcpiAlmHealthUsage       SapcpiAlmHealthUsageMetricConfig       `mapstructure:"sapcpi.alm.health.usage"`
+	SapcpiAlmHealthValue       SapcpiAlmHealthValueMetricConfig       `mapstructure:"sapcpi.alm.health.value"`
 	SapcpiAPIRequests          SapcpiAPIRequestsMetricConfig          `mapstructure:"sapcpi.api.requests"`
 	SapcpiAPIThrottled         SapcpiAPIThrottledMetricConfig         `mapstructure:"sapcpi.api.throttled"`
 	SapcpiMessageDurationMax   SapcpiMessageDurationMaxMetricConfig   `mapstructure:"sapcpi.message.duration.max"`
@@ -313,6 +584,31 @@ type MetricsConfig struct {
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		SapcpiAlmErrorRate: SapcpiAlmErrorRateMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiAlmErrorRateMetricAttributeKey{SapcpiAlmErrorRateMetricAttributeKeySapCpiIflowName, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceID, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceName, SapcpiAlmErrorRateMetricAttributeKeySapCalmResolution},
+		},
+		SapcpiAlmExecutions: SapcpiAlmExecutionsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SapcpiAlmExecutionsMetricAttributeKey{SapcpiAlmExecutionsMetricAttributeKeySapCpiIflowName, SapcpiAlmExecutionsMetricAttributeKeySapCpiMessageStatus, SapcpiAlmExecutionsMetricAttributeKeySapCalmStatusGroup, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceID, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceName, SapcpiAlmExecutionsMetricAttributeKeySapCalmResolution},
+		},
+		SapcpiAlmHealthLimit: SapcpiAlmHealthLimitMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiAlmHealthLimitMetricAttributeKey{SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthLimitMetricAttributeKeySapCalmResolution},
+		},
+		SapcpiAlmHealthUsage: SapcpiAlmHealthUsageMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiAlmHealthUsageMetricAttributeKey{SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthUsageMetricAttributeKeySapCalmResolution},
+		},
+		SapcpiAlmHealthValue: SapcpiAlmHealthValueMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiAlmHealthValueMetricAttributeKey{SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthValueMetricAttributeKeySapCalmResolution},
+		},
 		SapcpiAPIRequests: SapcpiAPIRequestsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,

@@ -26,6 +26,31 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SapcpiAlmErrorRate: SapcpiAlmErrorRateMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiAlmErrorRateMetricAttributeKey{SapcpiAlmErrorRateMetricAttributeKeySapCpiIflowName, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceID, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceName, SapcpiAlmErrorRateMetricAttributeKeySapCalmResolution},
+					},
+					SapcpiAlmExecutions: SapcpiAlmExecutionsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SapcpiAlmExecutionsMetricAttributeKey{SapcpiAlmExecutionsMetricAttributeKeySapCpiIflowName, SapcpiAlmExecutionsMetricAttributeKeySapCpiMessageStatus, SapcpiAlmExecutionsMetricAttributeKeySapCalmStatusGroup, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceID, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceName, SapcpiAlmExecutionsMetricAttributeKeySapCalmResolution},
+					},
+					SapcpiAlmHealthLimit: SapcpiAlmHealthLimitMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiAlmHealthLimitMetricAttributeKey{SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthLimitMetricAttributeKeySapCalmResolution},
+					},
+					SapcpiAlmHealthUsage: SapcpiAlmHealthUsageMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiAlmHealthUsageMetricAttributeKey{SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthUsageMetricAttributeKeySapCalmResolution},
+					},
+					SapcpiAlmHealthValue: SapcpiAlmHealthValueMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiAlmHealthValueMetricAttributeKey{SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthValueMetricAttributeKeySapCalmResolution},
+					},
 					SapcpiAPIRequests: SapcpiAPIRequestsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -67,6 +92,31 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SapcpiAlmErrorRate: SapcpiAlmErrorRateMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiAlmErrorRateMetricAttributeKey{SapcpiAlmErrorRateMetricAttributeKeySapCpiIflowName, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceID, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceName, SapcpiAlmErrorRateMetricAttributeKeySapCalmResolution},
+					},
+					SapcpiAlmExecutions: SapcpiAlmExecutionsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SapcpiAlmExecutionsMetricAttributeKey{SapcpiAlmExecutionsMetricAttributeKeySapCpiIflowName, SapcpiAlmExecutionsMetricAttributeKeySapCpiMessageStatus, SapcpiAlmExecutionsMetricAttributeKeySapCalmStatusGroup, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceID, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceName, SapcpiAlmExecutionsMetricAttributeKeySapCalmResolution},
+					},
+					SapcpiAlmHealthLimit: SapcpiAlmHealthLimitMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiAlmHealthLimitMetricAttributeKey{SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthLimitMetricAttributeKeySapCalmResolution},
+					},
+					SapcpiAlmHealthUsage: SapcpiAlmHealthUsageMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiAlmHealthUsageMetricAttributeKey{SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthUsageMetricAttributeKeySapCalmResolution},
+					},
+					SapcpiAlmHealthValue: SapcpiAlmHealthValueMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiAlmHealthValueMetricAttributeKey{SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricID, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricName, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricLabel, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceID, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceName, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceType, SapcpiAlmHealthValueMetricAttributeKeySapCalmResolution},
+					},
 					SapcpiAPIRequests: SapcpiAPIRequestsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -108,11 +158,71 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiReceiverLagMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiReceiverLagMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+func TestSapcpiAlmErrorRateMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiAlmErrorRate
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiAlmErrorRateMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.alm.error_rate doesn't have an attribute invalid, valid attributes: [sap.cpi.iflow.name, sap.calm.service.id, sap.calm.service.name, sap.calm.resolution]")
+
+	cfg = DefaultMetricsConfig().SapcpiAlmErrorRate
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiAlmExecutionsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiAlmExecutions
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiAlmExecutionsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.alm.executions doesn't have an attribute invalid, valid attributes: [sap.cpi.iflow.name, sap.cpi.message.status, sap.calm.status_group, sap.calm.service.id, sap.calm.service.name, sap.calm.resolution]")
+
+	cfg = DefaultMetricsConfig().SapcpiAlmExecutions
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiAlmHealthLimitMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiAlmHealthLimit
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiAlmHealthLimitMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.alm.health.limit doesn't have an attribute invalid, valid attributes: [sap.calm.health.metric_id, sap.calm.health.metric_name, sap.calm.health.metric_label, sap.calm.service.id, sap.calm.service.name, sap.calm.service.type, sap.calm.resolution]")
+
+	cfg = DefaultMetricsConfig().SapcpiAlmHealthLimit
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiAlmHealthUsageMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiAlmHealthUsage
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiAlmHealthUsageMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.alm.health.usage doesn't have an attribute invalid, valid attributes: [sap.calm.health.metric_id, sap.calm.health.metric_name, sap.calm.health.metric_label, sap.calm.service.id, sap.calm.service.name, sap.calm.service.type, sap.calm.resolution]")
+
+	cfg = DefaultMetricsConfig().SapcpiAlmHealthUsage
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiAlmHealthValueMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiAlmHealthValue
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiAlmHealthValueMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.alm.health.value doesn't have an attribute invalid, valid attributes: [sap.calm.health.metric_id, sap.calm.health.metric_name, sap.calm.health.metric_label, sap.calm.service.id, sap.calm.service.name, sap.calm.service.type, sap.calm.resolution]")
+
+	cfg = DefaultMetricsConfig().SapcpiAlmHealthValue
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSapcpiAPIRequestsMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SapcpiAPIRequests
 	require.NoError(t, cfg.Validate())

@@ -20,6 +20,26 @@ const (
 )
 
 var MetricsInfo = metricsInfo{
+	SapcpiAlmErrorRate: metricInfo{
+		Name:       "sapcpi.alm.error_rate",
+		Attributes: []string{"sap.cpi.iflow.name", "sap.calm.service.id", "sap.calm.service.name", "sap.calm.resolution"},
+	},
+	SapcpiAlmExecutions: metricInfo{
+		Name:       "sapcpi.alm.executions",
+		Attributes: []string{"sap.cpi.iflow.name", "sap.cpi.message.status", "sap.calm.status_group", "sap.calm.service.id", "sap.calm.service.name", "sap.calm.resolution"},
+	},
+	SapcpiAlmHealthLimit: metricInfo{
+		Name:       "sapcpi.alm.health.limit",
+		Attributes: []string{"sap.calm.health.metric_id", "sap.calm.health.metric_name", "sap.calm.health.metric_label", "sap.calm.service.id", "sap.calm.service.name", "sap.calm.service.type", "sap.calm.resolution"},
+	},
+	SapcpiAlmHealthUsage: metricInfo{
+		Name:       "sapcpi.alm.health.usage",
+		Attributes: []string{"sap.calm.health.metric_id", "sap.calm.health.metric_name", "sap.calm.health.metric_label", "sap.calm.service.id", "sap.calm.service.name", "sap.calm.service.type", "sap.calm.resolution"},
+	},
+	SapcpiAlmHealthValue: metricInfo{
+		Name:       "sapcpi.alm.health.value",
+		Attributes: []string{"sap.calm.health.metric_id", "sap.calm.health.metric_name", "sap.calm.health.metric_label", "sap.calm.service.id", "sap.calm.service.name", "sap.calm.service.type", "sap.calm.resolution"},
+	},
 	SapcpiAPIRequests: metricInfo{
 		Name:       "sapcpi.api.requests",
 		Attributes: []string{"sap.cpi.api.group", "sap.cpi.api.outcome"},
@@ -47,6 +67,11 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
+	SapcpiAlmErrorRate         metricInfo
+	SapcpiAlmExecutions        metricInfo
+	SapcpiAlmHealthLimit       metricInfo
+	SapcpiAlmHealthUsage       metricInfo
+	SapcpiAlmHealthValue       metricInfo
 	SapcpiAPIRequests          metricInfo
 	SapcpiAPIThrottled         metricInfo
 	SapcpiMessageDurationMax   metricInfo
@@ -58,6 +83,531 @@ type metricsInfo struct {
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricSapcpiAlmErrorRate struct {
+	data          pmetric.Metric                 // data buffer for generated metric.
+	config        SapcpiAlmErrorRateMetricConfig // metric config provided by user.
+	capacity      int                            // max observed number of data points added to the metric.
+	aggDataPoints []float64                      // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.alm.error_rate metric with initial data.
+func (m *metricSapcpiAlmErrorRate) init() {
+	m.data.SetName("sapcpi.alm.error_rate")
+	m.data.SetDescription("Share of an iFlow's executions in a closed Cloud ALM bucket whose status group or status is an error (0..1). Timestamp is the bucket's end, start timestamp its start.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiAlmErrorRate) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCpiIflowNameAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmResolutionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmErrorRateMetricAttributeKeySapCpiIflowName) {
+		dp.Attributes().PutStr("sap.cpi.iflow.name", sapCpiIflowNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceID) {
+		dp.Attributes().PutStr("sap.calm.service.id", sapCalmServiceIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmErrorRateMetricAttributeKeySapCalmServiceName) {
+		dp.Attributes().PutStr("sap.calm.service.name", sapCalmServiceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmErrorRateMetricAttributeKeySapCalmResolution) {
+		dp.Attributes().PutStr("sap.calm.resolution", sapCalmResolutionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiAlmErrorRate) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiAlmErrorRate) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiAlmErrorRate(cfg SapcpiAlmErrorRateMetricConfig) metricSapcpiAlmErrorRate {
+	m := metricSapcpiAlmErrorRate{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiAlmExecutions struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        SapcpiAlmExecutionsMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []int64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.alm.executions metric with initial data.
+func (m *metricSapcpiAlmExecutions) init() {
+	m.data.SetName("sapcpi.alm.executions")
+	m.data.SetDescription("Flow executions Cloud ALM counted (provider CPI_MESSAGES, measure Count) in one closed bucket; one delta point per bucket, from the bucket's start to its end, emitted once.")
+	m.data.SetUnit("{execution}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiAlmExecutions) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiIflowNameAttributeValue string, sapCpiMessageStatusAttributeValue string, sapCalmStatusGroupAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmResolutionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmExecutionsMetricAttributeKeySapCpiIflowName) {
+		dp.Attributes().PutStr("sap.cpi.iflow.name", sapCpiIflowNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmExecutionsMetricAttributeKeySapCpiMessageStatus) {
+		dp.Attributes().PutStr("sap.cpi.message.status", sapCpiMessageStatusAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmExecutionsMetricAttributeKeySapCalmStatusGroup) {
+		dp.Attributes().PutStr("sap.calm.status_group", sapCalmStatusGroupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceID) {
+		dp.Attributes().PutStr("sap.calm.service.id", sapCalmServiceIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmExecutionsMetricAttributeKeySapCalmServiceName) {
+		dp.Attributes().PutStr("sap.calm.service.name", sapCalmServiceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmExecutionsMetricAttributeKeySapCalmResolution) {
+		dp.Attributes().PutStr("sap.calm.resolution", sapCalmResolutionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiAlmExecutions) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiAlmExecutions) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiAlmExecutions(cfg SapcpiAlmExecutionsMetricConfig) metricSapcpiAlmExecutions {
+	m := metricSapcpiAlmExecutions{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiAlmHealthLimit struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        SapcpiAlmHealthLimitMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.alm.health.limit metric with initial data.
+func (m *metricSapcpiAlmHealthLimit) init() {
+	m.data.SetName("sapcpi.alm.health.limit")
+	m.data.SetDescription("The limit Cloud ALM health monitoring compares a metric with (provider HM_ANALYTICS_DP, measure limit), per closed bucket.")
+	m.data.SetUnit("{value}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiAlmHealthLimit) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCalmHealthMetricIDAttributeValue string, sapCalmHealthMetricNameAttributeValue string, sapCalmHealthMetricLabelAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmServiceTypeAttributeValue string, sapCalmResolutionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricID) {
+		dp.Attributes().PutStr("sap.calm.health.metric_id", sapCalmHealthMetricIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricName) {
+		dp.Attributes().PutStr("sap.calm.health.metric_name", sapCalmHealthMetricNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthLimitMetricAttributeKeySapCalmHealthMetricLabel) {
+		dp.Attributes().PutStr("sap.calm.health.metric_label", sapCalmHealthMetricLabelAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceID) {
+		dp.Attributes().PutStr("sap.calm.service.id", sapCalmServiceIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceName) {
+		dp.Attributes().PutStr("sap.calm.service.name", sapCalmServiceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthLimitMetricAttributeKeySapCalmServiceType) {
+		dp.Attributes().PutStr("sap.calm.service.type", sapCalmServiceTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthLimitMetricAttributeKeySapCalmResolution) {
+		dp.Attributes().PutStr("sap.calm.resolution", sapCalmResolutionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiAlmHealthLimit) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiAlmHealthLimit) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiAlmHealthLimit(cfg SapcpiAlmHealthLimitMetricConfig) metricSapcpiAlmHealthLimit {
+	m := metricSapcpiAlmHealthLimit{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiAlmHealthUsage struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        SapcpiAlmHealthUsageMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.alm.health.usage metric with initial data.
+func (m *metricSapcpiAlmHealthUsage) init() {
+	m.data.SetName("sapcpi.alm.health.usage")
+	m.data.SetDescription("Usage of the limit in percent (measure usage) of a Cloud ALM health-monitoring metric, e.g. JMS capacity, per closed bucket.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiAlmHealthUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCalmHealthMetricIDAttributeValue string, sapCalmHealthMetricNameAttributeValue string, sapCalmHealthMetricLabelAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmServiceTypeAttributeValue string, sapCalmResolutionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricID) {
+		dp.Attributes().PutStr("sap.calm.health.metric_id", sapCalmHealthMetricIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricName) {
+		dp.Attributes().PutStr("sap.calm.health.metric_name", sapCalmHealthMetricNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthUsageMetricAttributeKeySapCalmHealthMetricLabel) {
+		dp.Attributes().PutStr("sap.calm.health.metric_label", sapCalmHealthMetricLabelAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceID) {
+		dp.Attributes().PutStr("sap.calm.service.id", sapCalmServiceIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceName) {
+		dp.Attributes().PutStr("sap.calm.service.name", sapCalmServiceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthUsageMetricAttributeKeySapCalmServiceType) {
+		dp.Attributes().PutStr("sap.calm.service.type", sapCalmServiceTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthUsageMetricAttributeKeySapCalmResolution) {
+		dp.Attributes().PutStr("sap.calm.resolution", sapCalmResolutionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiAlmHealthUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiAlmHealthUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiAlmHealthUsage(cfg SapcpiAlmHealthUsageMetricConfig) metricSapcpiAlmHealthUsage {
+	m := metricSapcpiAlmHealthUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiAlmHealthValue struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        SapcpiAlmHealthValueMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.alm.health.value metric with initial data.
+func (m *metricSapcpiAlmHealthValue) init() {
+	m.data.SetName("sapcpi.alm.health.value")
+	m.data.SetDescription("The value of a Cloud ALM health-monitoring metric (measure value), e.g. JMS queue capacity used or days of certificate validity left, per closed bucket.")
+	m.data.SetUnit("{value}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiAlmHealthValue) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCalmHealthMetricIDAttributeValue string, sapCalmHealthMetricNameAttributeValue string, sapCalmHealthMetricLabelAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmServiceTypeAttributeValue string, sapCalmResolutionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricID) {
+		dp.Attributes().PutStr("sap.calm.health.metric_id", sapCalmHealthMetricIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricName) {
+		dp.Attributes().PutStr("sap.calm.health.metric_name", sapCalmHealthMetricNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthValueMetricAttributeKeySapCalmHealthMetricLabel) {
+		dp.Attributes().PutStr("sap.calm.health.metric_label", sapCalmHealthMetricLabelAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceID) {
+		dp.Attributes().PutStr("sap.calm.service.id", sapCalmServiceIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceName) {
+		dp.Attributes().PutStr("sap.calm.service.name", sapCalmServiceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthValueMetricAttributeKeySapCalmServiceType) {
+		dp.Attributes().PutStr("sap.calm.service.type", sapCalmServiceTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiAlmHealthValueMetricAttributeKeySapCalmResolution) {
+		dp.Attributes().PutStr("sap.calm.resolution", sapCalmResolutionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiAlmHealthValue) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiAlmHealthValue) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiAlmHealthValue(cfg SapcpiAlmHealthValueMetricConfig) metricSapcpiAlmHealthValue {
+	m := metricSapcpiAlmHealthValue{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricSapcpiAPIRequests struct {
@@ -624,6 +1174,11 @@ type MetricsBuilder struct {
 	buildInfo                        component.BuildInfo  // contains version information.
 	resourceAttributeIncludeFilter   map[string]filter.Filter
 	resourceAttributeExcludeFilter   map[string]filter.Filter
+	metricSapcpiAlmErrorRate         metricSapcpiAlmErrorRate
+	metricSapcpiAlmExecutions        metricSapcpiAlmExecutions
+	metricSapcpiAlmHealthLimit       metricSapcpiAlmHealthLimit
+	metricSapcpiAlmHealthUsage       metricSapcpiAlmHealthUsage
+	metricSapcpiAlmHealthValue       metricSapcpiAlmHealthValue
 	metricSapcpiAPIRequests          metricSapcpiAPIRequests
 	metricSapcpiAPIThrottled         metricSapcpiAPIThrottled
 	metricSapcpiMessageDurationMax   metricSapcpiMessageDurationMax
@@ -655,6 +1210,11 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		startTime:                        pcommon.NewTimestampFromTime(time.Now()),
 		metricsBuffer:                    pmetric.NewMetrics(),
 		buildInfo:                        settings.BuildInfo,
+		metricSapcpiAlmErrorRate:         newMetricSapcpiAlmErrorRate(mbc.Metrics.SapcpiAlmErrorRate),
+		metricSapcpiAlmExecutions:        newMetricSapcpiAlmExecutions(mbc.Metrics.SapcpiAlmExecutions),
+		metricSapcpiAlmHealthLimit:       newMetricSapcpiAlmHealthLimit(mbc.Metrics.SapcpiAlmHealthLimit),
+		metricSapcpiAlmHealthUsage:       newMetricSapcpiAlmHealthUsage(mbc.Metrics.SapcpiAlmHealthUsage),
+		metricSapcpiAlmHealthValue:       newMetricSapcpiAlmHealthValue(mbc.Metrics.SapcpiAlmHealthValue),
 		metricSapcpiAPIRequests:          newMetricSapcpiAPIRequests(mbc.Metrics.SapcpiAPIRequests),
 		metricSapcpiAPIThrottled:         newMetricSapcpiAPIThrottled(mbc.Metrics.SapcpiAPIThrottled),
 		metricSapcpiMessageDurationMax:   newMetricSapcpiMessageDurationMax(mbc.Metrics.SapcpiMessageDurationMax),
@@ -745,6 +1305,11 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricSapcpiAlmErrorRate.emit(ils.Metrics())
+	mb.metricSapcpiAlmExecutions.emit(ils.Metrics())
+	mb.metricSapcpiAlmHealthLimit.emit(ils.Metrics())
+	mb.metricSapcpiAlmHealthUsage.emit(ils.Metrics())
+	mb.metricSapcpiAlmHealthValue.emit(ils.Metrics())
 	mb.metricSapcpiAPIRequests.emit(ils.Metrics())
 	mb.metricSapcpiAPIThrottled.emit(ils.Metrics())
 	mb.metricSapcpiMessageDurationMax.emit(ils.Metrics())
@@ -780,6 +1345,31 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	metrics := mb.metricsBuffer
 	mb.metricsBuffer = pmetric.NewMetrics()
 	return metrics
+}
+
+// RecordSapcpiAlmErrorRateDataPoint adds a data point to sapcpi.alm.error_rate metric.
+func (mb *MetricsBuilder) RecordSapcpiAlmErrorRateDataPoint(ts pcommon.Timestamp, val float64, sapCpiIflowNameAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmResolutionAttributeValue string) {
+	mb.metricSapcpiAlmErrorRate.recordDataPoint(mb.startTime, ts, val, sapCpiIflowNameAttributeValue, sapCalmServiceIDAttributeValue, sapCalmServiceNameAttributeValue, sapCalmResolutionAttributeValue)
+}
+
+// RecordSapcpiAlmExecutionsDataPoint adds a data point to sapcpi.alm.executions metric.
+func (mb *MetricsBuilder) RecordSapcpiAlmExecutionsDataPoint(ts pcommon.Timestamp, val int64, sapCpiIflowNameAttributeValue string, sapCpiMessageStatusAttributeValue string, sapCalmStatusGroupAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmResolutionAttributeValue string) {
+	mb.metricSapcpiAlmExecutions.recordDataPoint(mb.startTime, ts, val, sapCpiIflowNameAttributeValue, sapCpiMessageStatusAttributeValue, sapCalmStatusGroupAttributeValue, sapCalmServiceIDAttributeValue, sapCalmServiceNameAttributeValue, sapCalmResolutionAttributeValue)
+}
+
+// RecordSapcpiAlmHealthLimitDataPoint adds a data point to sapcpi.alm.health.limit metric.
+func (mb *MetricsBuilder) RecordSapcpiAlmHealthLimitDataPoint(ts pcommon.Timestamp, val float64, sapCalmHealthMetricIDAttributeValue string, sapCalmHealthMetricNameAttributeValue string, sapCalmHealthMetricLabelAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmServiceTypeAttributeValue string, sapCalmResolutionAttributeValue string) {
+	mb.metricSapcpiAlmHealthLimit.recordDataPoint(mb.startTime, ts, val, sapCalmHealthMetricIDAttributeValue, sapCalmHealthMetricNameAttributeValue, sapCalmHealthMetricLabelAttributeValue, sapCalmServiceIDAttributeValue, sapCalmServiceNameAttributeValue, sapCalmServiceTypeAttributeValue, sapCalmResolutionAttributeValue)
+}
+
+// RecordSapcpiAlmHealthUsageDataPoint adds a data point to sapcpi.alm.health.usage metric.
+func (mb *MetricsBuilder) RecordSapcpiAlmHealthUsageDataPoint(ts pcommon.Timestamp, val float64, sapCalmHealthMetricIDAttributeValue string, sapCalmHealthMetricNameAttributeValue string, sapCalmHealthMetricLabelAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmServiceTypeAttributeValue string, sapCalmResolutionAttributeValue string) {
+	mb.metricSapcpiAlmHealthUsage.recordDataPoint(mb.startTime, ts, val, sapCalmHealthMetricIDAttributeValue, sapCalmHealthMetricNameAttributeValue, sapCalmHealthMetricLabelAttributeValue, sapCalmServiceIDAttributeValue, sapCalmServiceNameAttributeValue, sapCalmServiceTypeAttributeValue, sapCalmResolutionAttributeValue)
+}
+
+// RecordSapcpiAlmHealthValueDataPoint adds a data point to sapcpi.alm.health.value metric.
+func (mb *MetricsBuilder) RecordSapcpiAlmHealthValueDataPoint(ts pcommon.Timestamp, val float64, sapCalmHealthMetricIDAttributeValue string, sapCalmHealthMetricNameAttributeValue string, sapCalmHealthMetricLabelAttributeValue string, sapCalmServiceIDAttributeValue string, sapCalmServiceNameAttributeValue string, sapCalmServiceTypeAttributeValue string, sapCalmResolutionAttributeValue string) {
+	mb.metricSapcpiAlmHealthValue.recordDataPoint(mb.startTime, ts, val, sapCalmHealthMetricIDAttributeValue, sapCalmHealthMetricNameAttributeValue, sapCalmHealthMetricLabelAttributeValue, sapCalmServiceIDAttributeValue, sapCalmServiceNameAttributeValue, sapCalmServiceTypeAttributeValue, sapCalmResolutionAttributeValue)
 }
 
 // RecordSapcpiAPIRequestsDataPoint adds a data point to sapcpi.api.requests metric.

@@ -67,6 +67,11 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["sapcpi.alm.error_rate"] = mb.metricSapcpiAlmErrorRate.config.AggregationStrategy
+			aggMap["sapcpi.alm.executions"] = mb.metricSapcpiAlmExecutions.config.AggregationStrategy
+			aggMap["sapcpi.alm.health.limit"] = mb.metricSapcpiAlmHealthLimit.config.AggregationStrategy
+			aggMap["sapcpi.alm.health.usage"] = mb.metricSapcpiAlmHealthUsage.config.AggregationStrategy
+			aggMap["sapcpi.alm.health.value"] = mb.metricSapcpiAlmHealthValue.config.AggregationStrategy
 			aggMap["sapcpi.api.requests"] = mb.metricSapcpiAPIRequests.config.AggregationStrategy
 			aggMap["sapcpi.api.throttled"] = mb.metricSapcpiAPIThrottled.config.AggregationStrategy
 			aggMap["sapcpi.message.duration.max"] = mb.metricSapcpiMessageDurationMax.config.AggregationStrategy
@@ -81,6 +86,36 @@ func TestMetricsBuilder(t *testing.T) {
 
 			defaultMetricsCount := 0
 			allMetricsCount := 0
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiAlmErrorRateDataPoint(ts, 1, "sap.cpi.iflow.name-val", "sap.calm.service.id-val", "sap.calm.service.name-val", "sap.calm.resolution-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiAlmErrorRateDataPoint(ts, 3, "sap.cpi.iflow.name-val-2", "sap.calm.service.id-val-2", "sap.calm.service.name-val-2", "sap.calm.resolution-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiAlmExecutionsDataPoint(ts, 1, "sap.cpi.iflow.name-val", "sap.cpi.message.status-val", "sap.calm.status_group-val", "sap.calm.service.id-val", "sap.calm.service.name-val", "sap.calm.resolution-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiAlmExecutionsDataPoint(ts, 3, "sap.cpi.iflow.name-val-2", "sap.cpi.message.status-val-2", "sap.calm.status_group-val-2", "sap.calm.service.id-val-2", "sap.calm.service.name-val-2", "sap.calm.resolution-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiAlmHealthLimitDataPoint(ts, 1, "sap.calm.health.metric_id-val", "sap.calm.health.metric_name-val", "sap.calm.health.metric_label-val", "sap.calm.service.id-val", "sap.calm.service.name-val", "sap.calm.service.type-val", "sap.calm.resolution-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiAlmHealthLimitDataPoint(ts, 3, "sap.calm.health.metric_id-val-2", "sap.calm.health.metric_name-val-2", "sap.calm.health.metric_label-val-2", "sap.calm.service.id-val-2", "sap.calm.service.name-val-2", "sap.calm.service.type-val-2", "sap.calm.resolution-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiAlmHealthUsageDataPoint(ts, 1, "sap.calm.health.metric_id-val", "sap.calm.health.metric_name-val", "sap.calm.health.metric_label-val", "sap.calm.service.id-val", "sap.calm.service.name-val", "sap.calm.service.type-val", "sap.calm.resolution-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiAlmHealthUsageDataPoint(ts, 3, "sap.calm.health.metric_id-val-2", "sap.calm.health.metric_name-val-2", "sap.calm.health.metric_label-val-2", "sap.calm.service.id-val-2", "sap.calm.service.name-val-2", "sap.calm.service.type-val-2", "sap.calm.resolution-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiAlmHealthValueDataPoint(ts, 1, "sap.calm.health.metric_id-val", "sap.calm.health.metric_name-val", "sap.calm.health.metric_label-val", "sap.calm.service.id-val", "sap.calm.service.name-val", "sap.calm.service.type-val", "sap.calm.resolution-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiAlmHealthValueDataPoint(ts, 3, "sap.calm.health.metric_id-val-2", "sap.calm.health.metric_name-val-2", "sap.calm.health.metric_label-val-2", "sap.calm.service.id-val-2", "sap.calm.service.name-val-2", "sap.calm.service.type-val-2", "sap.calm.resolution-val-2")
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordSapcpiAPIRequestsDataPoint(ts, 1, "sap.cpi.api.group-val", "sap.cpi.api.outcome-val")
@@ -124,6 +159,11 @@ func TestMetricsBuilder(t *testing.T) {
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricSapcpiAlmErrorRate.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiAlmExecutions.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiAlmHealthLimit.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiAlmHealthUsage.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiAlmHealthValue.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiAPIRequests.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiAPIThrottled.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessageDurationMax.aggDataPoints)
@@ -157,6 +197,340 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "sapcpi.alm.error_rate":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.alm.error_rate"], "Found a duplicate in the metrics slice: sapcpi.alm.error_rate")
+						validatedMetrics["sapcpi.alm.error_rate"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of an iFlow's executions in a closed Cloud ALM bucket whose status group or status is an error (0..1). Timestamp is the bucket's end, start timestamp its start.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCpiIflowNameAttrVal, ok := dp.Attributes().Get("sap.cpi.iflow.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.iflow.name-val", sapCpiIflowNameAttrVal.Str())
+						sapCalmServiceIDAttrVal, ok := dp.Attributes().Get("sap.calm.service.id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.id-val", sapCalmServiceIDAttrVal.Str())
+						sapCalmServiceNameAttrVal, ok := dp.Attributes().Get("sap.calm.service.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.name-val", sapCalmServiceNameAttrVal.Str())
+						sapCalmResolutionAttrVal, ok := dp.Attributes().Get("sap.calm.resolution")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.resolution-val", sapCalmResolutionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.alm.error_rate"], "Found a duplicate in the metrics slice: sapcpi.alm.error_rate")
+						validatedMetrics["sapcpi.alm.error_rate"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of an iFlow's executions in a closed Cloud ALM bucket whose status group or status is an error (0..1). Timestamp is the bucket's end, start timestamp its start.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.alm.error_rate"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.iflow.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.resolution")
+						assert.False(t, ok)
+					}
+				case "sapcpi.alm.executions":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.alm.executions"], "Found a duplicate in the metrics slice: sapcpi.alm.executions")
+						validatedMetrics["sapcpi.alm.executions"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Flow executions Cloud ALM counted (provider CPI_MESSAGES, measure Count) in one closed bucket; one delta point per bucket, from the bucket's start to its end, emitted once.", mi.Description())
+						assert.Equal(t, "{execution}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityDelta, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiIflowNameAttrVal, ok := dp.Attributes().Get("sap.cpi.iflow.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.iflow.name-val", sapCpiIflowNameAttrVal.Str())
+						sapCpiMessageStatusAttrVal, ok := dp.Attributes().Get("sap.cpi.message.status")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.message.status-val", sapCpiMessageStatusAttrVal.Str())
+						sapCalmStatusGroupAttrVal, ok := dp.Attributes().Get("sap.calm.status_group")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.status_group-val", sapCalmStatusGroupAttrVal.Str())
+						sapCalmServiceIDAttrVal, ok := dp.Attributes().Get("sap.calm.service.id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.id-val", sapCalmServiceIDAttrVal.Str())
+						sapCalmServiceNameAttrVal, ok := dp.Attributes().Get("sap.calm.service.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.name-val", sapCalmServiceNameAttrVal.Str())
+						sapCalmResolutionAttrVal, ok := dp.Attributes().Get("sap.calm.resolution")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.resolution-val", sapCalmResolutionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.alm.executions"], "Found a duplicate in the metrics slice: sapcpi.alm.executions")
+						validatedMetrics["sapcpi.alm.executions"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Flow executions Cloud ALM counted (provider CPI_MESSAGES, measure Count) in one closed bucket; one delta point per bucket, from the bucket's start to its end, emitted once.", mi.Description())
+						assert.Equal(t, "{execution}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityDelta, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.alm.executions"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.iflow.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.message.status")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.status_group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.resolution")
+						assert.False(t, ok)
+					}
+				case "sapcpi.alm.health.limit":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.alm.health.limit"], "Found a duplicate in the metrics slice: sapcpi.alm.health.limit")
+						validatedMetrics["sapcpi.alm.health.limit"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The limit Cloud ALM health monitoring compares a metric with (provider HM_ANALYTICS_DP, measure limit), per closed bucket.", mi.Description())
+						assert.Equal(t, "{value}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCalmHealthMetricIDAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_id-val", sapCalmHealthMetricIDAttrVal.Str())
+						sapCalmHealthMetricNameAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_name-val", sapCalmHealthMetricNameAttrVal.Str())
+						sapCalmHealthMetricLabelAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_label")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_label-val", sapCalmHealthMetricLabelAttrVal.Str())
+						sapCalmServiceIDAttrVal, ok := dp.Attributes().Get("sap.calm.service.id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.id-val", sapCalmServiceIDAttrVal.Str())
+						sapCalmServiceNameAttrVal, ok := dp.Attributes().Get("sap.calm.service.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.name-val", sapCalmServiceNameAttrVal.Str())
+						sapCalmServiceTypeAttrVal, ok := dp.Attributes().Get("sap.calm.service.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.type-val", sapCalmServiceTypeAttrVal.Str())
+						sapCalmResolutionAttrVal, ok := dp.Attributes().Get("sap.calm.resolution")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.resolution-val", sapCalmResolutionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.alm.health.limit"], "Found a duplicate in the metrics slice: sapcpi.alm.health.limit")
+						validatedMetrics["sapcpi.alm.health.limit"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The limit Cloud ALM health monitoring compares a metric with (provider HM_ANALYTICS_DP, measure limit), per closed bucket.", mi.Description())
+						assert.Equal(t, "{value}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.alm.health.limit"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.calm.health.metric_id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.health.metric_name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.health.metric_label")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.resolution")
+						assert.False(t, ok)
+					}
+				case "sapcpi.alm.health.usage":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.alm.health.usage"], "Found a duplicate in the metrics slice: sapcpi.alm.health.usage")
+						validatedMetrics["sapcpi.alm.health.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Usage of the limit in percent (measure usage) of a Cloud ALM health-monitoring metric, e.g. JMS capacity, per closed bucket.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCalmHealthMetricIDAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_id-val", sapCalmHealthMetricIDAttrVal.Str())
+						sapCalmHealthMetricNameAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_name-val", sapCalmHealthMetricNameAttrVal.Str())
+						sapCalmHealthMetricLabelAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_label")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_label-val", sapCalmHealthMetricLabelAttrVal.Str())
+						sapCalmServiceIDAttrVal, ok := dp.Attributes().Get("sap.calm.service.id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.id-val", sapCalmServiceIDAttrVal.Str())
+						sapCalmServiceNameAttrVal, ok := dp.Attributes().Get("sap.calm.service.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.name-val", sapCalmServiceNameAttrVal.Str())
+						sapCalmServiceTypeAttrVal, ok := dp.Attributes().Get("sap.calm.service.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.type-val", sapCalmServiceTypeAttrVal.Str())
+						sapCalmResolutionAttrVal, ok := dp.Attributes().Get("sap.calm.resolution")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.resolution-val", sapCalmResolutionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.alm.health.usage"], "Found a duplicate in the metrics slice: sapcpi.alm.health.usage")
+						validatedMetrics["sapcpi.alm.health.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Usage of the limit in percent (measure usage) of a Cloud ALM health-monitoring metric, e.g. JMS capacity, per closed bucket.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.alm.health.usage"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.calm.health.metric_id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.health.metric_name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.health.metric_label")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.resolution")
+						assert.False(t, ok)
+					}
+				case "sapcpi.alm.health.value":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.alm.health.value"], "Found a duplicate in the metrics slice: sapcpi.alm.health.value")
+						validatedMetrics["sapcpi.alm.health.value"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The value of a Cloud ALM health-monitoring metric (measure value), e.g. JMS queue capacity used or days of certificate validity left, per closed bucket.", mi.Description())
+						assert.Equal(t, "{value}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCalmHealthMetricIDAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_id-val", sapCalmHealthMetricIDAttrVal.Str())
+						sapCalmHealthMetricNameAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_name-val", sapCalmHealthMetricNameAttrVal.Str())
+						sapCalmHealthMetricLabelAttrVal, ok := dp.Attributes().Get("sap.calm.health.metric_label")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.health.metric_label-val", sapCalmHealthMetricLabelAttrVal.Str())
+						sapCalmServiceIDAttrVal, ok := dp.Attributes().Get("sap.calm.service.id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.id-val", sapCalmServiceIDAttrVal.Str())
+						sapCalmServiceNameAttrVal, ok := dp.Attributes().Get("sap.calm.service.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.name-val", sapCalmServiceNameAttrVal.Str())
+						sapCalmServiceTypeAttrVal, ok := dp.Attributes().Get("sap.calm.service.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.service.type-val", sapCalmServiceTypeAttrVal.Str())
+						sapCalmResolutionAttrVal, ok := dp.Attributes().Get("sap.calm.resolution")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.calm.resolution-val", sapCalmResolutionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.alm.health.value"], "Found a duplicate in the metrics slice: sapcpi.alm.health.value")
+						validatedMetrics["sapcpi.alm.health.value"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The value of a Cloud ALM health-monitoring metric (measure value), e.g. JMS queue capacity used or days of certificate validity left, per closed bucket.", mi.Description())
+						assert.Equal(t, "{value}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.alm.health.value"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.calm.health.metric_id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.health.metric_name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.health.metric_label")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.service.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.calm.resolution")
+						assert.False(t, ok)
+					}
 				case "sapcpi.api.requests":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["sapcpi.api.requests"], "Found a duplicate in the metrics slice: sapcpi.api.requests")
