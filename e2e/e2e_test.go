@@ -225,6 +225,9 @@ func readStates(t *testing.T, path string) []stateKey {
 				lrs := sls.At(j).LogRecords()
 				for k := 0; k < lrs.Len(); k++ {
 					lr := lrs.At(k)
+					if lr.EventName() != "sap.cpi.message" {
+						continue // inventory records share the pipeline
+					}
 					id, _ := lr.Attributes().Get("sap.cpi.message.id")
 					st, _ := lr.Attributes().Get("sap.cpi.message.status")
 					out = append(out, stateKey{id.Str(), st.Str(), lr.Timestamp().AsTime().UTC()})

@@ -44,6 +44,8 @@ type Config struct {
 
 	// Messages configures the message processing log source.
 	Messages MessagesConfig `mapstructure:"messages"`
+	// Inventory configures runtime artifacts, service endpoints, keystores, packages and JMS.
+	Inventory InventoryConfig `mapstructure:"inventory"`
 	// CloudALM configures the SAP Cloud ALM Analytics source (off by default).
 	CloudALM CloudALMConfig `mapstructure:"cloud_alm"`
 
@@ -178,6 +180,7 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("collection_interval: must be positive, got %s", cfg.CollectionInterval))
 	}
 	errs = append(errs, cfg.Messages.validate()...)
+	errs = append(errs, cfg.Inventory.validate()...)
 	errs = append(errs, cfg.CloudALM.validate()...)
 	return errors.Join(errs...)
 }

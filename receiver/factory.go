@@ -63,6 +63,7 @@ func createDefaultConfig() component.Config {
 				MaxSize:        8 << 10,
 			},
 		},
+		Inventory:            defaultInventoryConfig(),
 		CloudALM:             defaultCloudALMConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),

@@ -26,6 +26,9 @@ type telemetry struct {
 	throttled map[string]int64
 	marks     map[string]time.Time
 	mb        *metadata.MetricsBuilder
+	// inventory, when set, gives the inventory gauges; expiryWarning sizes "expiring".
+	inventory     *inventoryCache
+	expiryWarning time.Duration
 }
 
 type iflowStatus struct{ iflow, status string }
@@ -129,6 +132,9 @@ func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.
 			continue
 		}
 		mb.RecordSapcpiReceiverLagDataPoint(ts, now.Sub(mark).Seconds(), source)
+	}
+	if t.inventory != nil {
+		t.inventory.record(mb, ts, now, t.expiryWarning)
 	}
 	return mb.Emit(metadata.WithResource(mapping.TenantResource(mb, t.resource)))
 }

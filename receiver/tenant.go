@@ -30,6 +30,9 @@ type tenant struct {
 	cfg       *Config
 	set       receiver.Settings
 	telemetry *telemetry
+	inventory *inventoryCache
+	// clock replaces time.Now in tests of the inventory.
+	clock func() time.Time
 
 	mu      sync.Mutex
 	logs    consumer.Logs
@@ -54,7 +57,8 @@ func (r *registry) acquire(cfg *Config, set receiver.Settings) *tenant {
 	defer r.mu.Unlock()
 	t, ok := r.m[cfg]
 	if !ok {
-		t = &tenant{cfg: cfg, set: set, telemetry: newTelemetry()}
+		t = &tenant{cfg: cfg, set: set, telemetry: newTelemetry(), inventory: &inventoryCache{}}
+		t.telemetry.inventory, t.telemetry.expiryWarning = t.inventory, cfg.Inventory.ExpiryWarning
 		r.m[cfg] = t
 	}
 	t.refs++
@@ -137,8 +141,12 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 	for _, src := range almSources {
 		t.run(runCtx, src.name(), t.cfg.CloudALM.PollInterval, src.load, src.poll)
 	}
+	inventory := t.inventorySources(client, mapper, obs, store)
+	for _, src := range inventory {
+		t.run(runCtx, src.name(), src.interval, src.load, src.poll)
+	}
 	t.set.Logger.Info("Watching SAP Cloud Integration tenant", zap.String("endpoint", client.Root()),
-		zap.Bool("messages", t.cfg.Messages.Enabled), zap.Int("cloud_alm_providers", len(almSources)),
+		zap.Bool("messages", t.cfg.Messages.Enabled), zap.Int("inventory_sources", len(inventory)), zap.Int("cloud_alm_providers", len(almSources)),
 		zap.Bool("logs_pipeline", t.logs != nil), zap.Bool("metrics_pipeline", t.metrics != nil))
 	return nil
 }

@@ -195,3 +195,10 @@ func (c *Client) GetText(ctx context.Context, group httpapi.Group, op, path stri
 	}
 	return text, truncated, err
 }
+
+// getEntity reads a single-entity document {"d":{…}}.
+func (c *Client) getEntity(ctx context.Context, group httpapi.Group, op, path string, q Query, v any) error {
+	return c.api.Do(ctx, group, op, httpapi.Request{URL: c.url(path, q), Accept: "application/json"}, func(body io.Reader, _ *http.Response) error {
+		return decodeEntity(body, v)
+	})
+}

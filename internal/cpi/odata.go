@@ -268,9 +268,9 @@ func decodeResults[T any](dec *json.Decoder, page *Page[T]) error {
 }
 
 // decodeEntity reads a single-entity document {"d":{...}}.
-func decodeEntity[T any](r io.Reader, v *T) error {
+func decodeEntity(r io.Reader, v any) error {
 	var env struct {
-		D *T `json:"d"`
+		D any `json:"d"`
 	}
 	env.D = v
 	if err := json.NewDecoder(r).Decode(&env); err != nil {

@@ -202,10 +202,7 @@ func (s *Server) listMPLs(r *http.Request) (int, []byte) {
 	}
 	s.mu.Lock()
 	page, total, more := s.run(q)
-	base := "https://" + r.Host + "/api/v1/"
-	if r.TLS == nil {
-		base = "http://" + r.Host + "/api/v1/"
-	}
+	base := baseURL(r)
 	buf := make([]byte, 0, 1024+len(page)*1400)
 	buf = append(buf, `{"d":{"results":[`...)
 	for i, v := range page {

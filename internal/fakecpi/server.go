@@ -68,6 +68,9 @@ type Options struct {
 	Now func() time.Time
 	// RequestLog, when set, receives one line per API request (path, query, status, entries).
 	RequestLog func(line string)
+	// ForbiddenPaths answer 403 for API paths with one of these prefixes (e.g. "KeystoreEntries"), as
+	// when the credentials lack a role for that API.
+	ForbiddenPaths []string
 }
 
 // Server is a simulated tenant; serve it with Handler.
@@ -181,6 +184,7 @@ func (s *Server) ensureStarted(now time.Time) {
 	start := s.opts.Start
 	if start.IsZero() {
 		start = now
+		s.opts.Start = now
 	}
 	st := s.store
 	if n := s.opts.Backlog; n > 0 {
@@ -341,6 +345,12 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/api/v1/")
+	for _, p := range s.opts.ForbiddenPaths {
+		if strings.HasPrefix(path, p) {
+			writeODataError(w, http.StatusForbidden, "Forbidden", "User does not have the required role for "+p)
+			return
+		}
+	}
 	var status int
 	var body []byte
 	var ctype string
@@ -361,8 +371,15 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		guid := strings.TrimSuffix(strings.TrimPrefix(path, "MessageProcessingLogs('"), "')/ErrorInformation/$value")
 		status, body, ctype = s.errorInformation(guid)
 	default:
-		status, ctype = http.StatusNotFound, "application/json"
-		body = odataError("Not Found", fmt.Sprintf("Resource not found for segment '%s'", path))
+		s.mu.Lock()
+		now := s.now()
+		s.ensureStarted(now)
+		s.mu.Unlock()
+		var ok bool
+		if status, body, ctype, ok = s.inventory(path, r.URL.Query(), baseURL(r), now); !ok {
+			status, ctype = http.StatusNotFound, "application/json"
+			body = odataError("Not Found", fmt.Sprintf("Resource not found for segment '%s'", path))
+		}
 	}
 	if fault == FaultTruncated && len(body) > 1 {
 		body = body[:len(body)/2]
@@ -382,6 +399,13 @@ func (s *Server) errorInformation(guid string) (int, []byte, string) {
 		return http.StatusNotFound, odataError("Not Found", "No error information for message "+guid), "application/json"
 	}
 	return http.StatusOK, []byte(m.errorText), "text/plain"
+}
+
+func baseURL(r *http.Request) string {
+	if r.TLS == nil {
+		return "http://" + r.Host + "/api/v1/"
+	}
+	return "https://" + r.Host + "/api/v1/"
 }
 
 const loginPage = `<!DOCTYPE html>

@@ -372,6 +372,366 @@ func (ms *SapcpiAPIThrottledMetricConfig) Validate() error {
 	return nil
 }
 
+// SapcpiIntegrationPackagesMetricConfig provides config for the sapcpi.integration_packages metric.
+type SapcpiIntegrationPackagesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiIntegrationPackagesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiJmsCapacityLimitMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.capacity.limit metric.
+type SapcpiJmsCapacityLimitMetricAttributeKey string
+
+const (
+	SapcpiJmsCapacityLimitMetricAttributeKeySapCpiJmsBroker SapcpiJmsCapacityLimitMetricAttributeKey = "sap.cpi.jms.broker"
+)
+
+// SapcpiJmsCapacityLimitMetricConfig provides config for the sapcpi.jms.capacity.limit metric.
+type SapcpiJmsCapacityLimitMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsCapacityLimitMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsCapacityLimitMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsCapacityLimitMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsCapacityLimitMetricAttributeKeySapCpiJmsBroker:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.capacity.limit doesn't have an attribute %v, valid attributes: [sap.cpi.jms.broker]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsCapacityUsedMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.capacity.used metric.
+type SapcpiJmsCapacityUsedMetricAttributeKey string
+
+const (
+	SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker SapcpiJmsCapacityUsedMetricAttributeKey = "sap.cpi.jms.broker"
+)
+
+// SapcpiJmsCapacityUsedMetricConfig provides config for the sapcpi.jms.capacity.used metric.
+type SapcpiJmsCapacityUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsCapacityUsedMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsCapacityUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsCapacityUsedMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.capacity.used doesn't have an attribute %v, valid attributes: [sap.cpi.jms.broker]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsQueuesMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.queues metric.
+type SapcpiJmsQueuesMetricAttributeKey string
+
+const (
+	SapcpiJmsQueuesMetricAttributeKeySapCpiJmsBroker     SapcpiJmsQueuesMetricAttributeKey = "sap.cpi.jms.broker"
+	SapcpiJmsQueuesMetricAttributeKeySapCpiJmsQueueState SapcpiJmsQueuesMetricAttributeKey = "sap.cpi.jms.queue_state"
+)
+
+// SapcpiJmsQueuesMetricConfig provides config for the sapcpi.jms.queues metric.
+type SapcpiJmsQueuesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsQueuesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsQueuesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsQueuesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsQueuesMetricAttributeKeySapCpiJmsBroker, SapcpiJmsQueuesMetricAttributeKeySapCpiJmsQueueState:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.queues doesn't have an attribute %v, valid attributes: [sap.cpi.jms.broker, sap.cpi.jms.queue_state]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsQueuesLimitMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.queues.limit metric.
+type SapcpiJmsQueuesLimitMetricAttributeKey string
+
+const (
+	SapcpiJmsQueuesLimitMetricAttributeKeySapCpiJmsBroker SapcpiJmsQueuesLimitMetricAttributeKey = "sap.cpi.jms.broker"
+)
+
+// SapcpiJmsQueuesLimitMetricConfig provides config for the sapcpi.jms.queues.limit metric.
+type SapcpiJmsQueuesLimitMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsQueuesLimitMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsQueuesLimitMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsQueuesLimitMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsQueuesLimitMetricAttributeKeySapCpiJmsBroker:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.queues.limit doesn't have an attribute %v, valid attributes: [sap.cpi.jms.broker]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsQueuesUsedMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.queues.used metric.
+type SapcpiJmsQueuesUsedMetricAttributeKey string
+
+const (
+	SapcpiJmsQueuesUsedMetricAttributeKeySapCpiJmsBroker SapcpiJmsQueuesUsedMetricAttributeKey = "sap.cpi.jms.broker"
+)
+
+// SapcpiJmsQueuesUsedMetricConfig provides config for the sapcpi.jms.queues.used metric.
+type SapcpiJmsQueuesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsQueuesUsedMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsQueuesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsQueuesUsedMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsQueuesUsedMetricAttributeKeySapCpiJmsBroker:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.queues.used doesn't have an attribute %v, valid attributes: [sap.cpi.jms.broker]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiKeystoreEntriesExpiringMetricAttributeKey specifies the key of an attribute for the sapcpi.keystore_entries.expiring metric.
+type SapcpiKeystoreEntriesExpiringMetricAttributeKey string
+
+const (
+	SapcpiKeystoreEntriesExpiringMetricAttributeKeySapCpiKeystoreName SapcpiKeystoreEntriesExpiringMetricAttributeKey = "sap.cpi.keystore.name"
+)
+
+// SapcpiKeystoreEntriesExpiringMetricConfig provides config for the sapcpi.keystore_entries.expiring metric.
+type SapcpiKeystoreEntriesExpiringMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiKeystoreEntriesExpiringMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiKeystoreEntriesExpiringMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiKeystoreEntriesExpiringMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiKeystoreEntriesExpiringMetricAttributeKeySapCpiKeystoreName:
+		default:
+			return fmt.Errorf("metric sapcpi.keystore_entries.expiring doesn't have an attribute %v, valid attributes: [sap.cpi.keystore.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey specifies the key of an attribute for the sapcpi.keystore_entry.time_to_expiry metric.
+type SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey string
+
+const (
+	SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreName      SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey = "sap.cpi.keystore.name"
+	SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreAlias     SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey = "sap.cpi.keystore.alias"
+	SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreOwner     SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey = "sap.cpi.keystore.owner"
+	SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreEntryType SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey = "sap.cpi.keystore.entry_type"
+)
+
+// SapcpiKeystoreEntryTimeToExpiryMetricConfig provides config for the sapcpi.keystore_entry.time_to_expiry metric.
+type SapcpiKeystoreEntryTimeToExpiryMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiKeystoreEntryTimeToExpiryMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiKeystoreEntryTimeToExpiryMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreName, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreAlias, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreOwner, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreEntryType:
+		default:
+			return fmt.Errorf("metric sapcpi.keystore_entry.time_to_expiry doesn't have an attribute %v, valid attributes: [sap.cpi.keystore.name, sap.cpi.keystore.alias, sap.cpi.keystore.owner, sap.cpi.keystore.entry_type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SapcpiMessageDurationMaxMetricAttributeKey specifies the key of an attribute for the sapcpi.message.duration.max metric.
 type SapcpiMessageDurationMaxMetricAttributeKey string
 
@@ -567,19 +927,147 @@ func (ms *SapcpiReceiverLagMetricConfig) Validate() error {
 	return nil
 }
 
+// SapcpiRuntimeArtifactsMetricAttributeKey specifies the key of an attribute for the sapcpi.runtime_artifacts metric.
+type SapcpiRuntimeArtifactsMetricAttributeKey string
+
+const (
+	SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactType   SapcpiRuntimeArtifactsMetricAttributeKey = "sap.cpi.artifact.type"
+	SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactStatus SapcpiRuntimeArtifactsMetricAttributeKey = "sap.cpi.artifact.status"
+)
+
+// SapcpiRuntimeArtifactsMetricConfig provides config for the sapcpi.runtime_artifacts metric.
+type SapcpiRuntimeArtifactsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiRuntimeArtifactsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiRuntimeArtifactsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiRuntimeArtifactsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactType, SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactStatus:
+		default:
+			return fmt.Errorf("metric sapcpi.runtime_artifacts doesn't have an attribute %v, valid attributes: [sap.cpi.artifact.type, sap.cpi.artifact.status]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiRuntimeArtifactsInErrorMetricConfig provides config for the sapcpi.runtime_artifacts.in_error metric.
+type SapcpiRuntimeArtifactsInErrorMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiRuntimeArtifactsInErrorMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiServiceEndpointsMetricAttributeKey specifies the key of an attribute for the sapcpi.service_endpoints metric.
+type SapcpiServiceEndpointsMetricAttributeKey string
+
+const (
+	SapcpiServiceEndpointsMetricAttributeKeySapCpiEndpointProtocol SapcpiServiceEndpointsMetricAttributeKey = "sap.cpi.endpoint.protocol"
+)
+
+// SapcpiServiceEndpointsMetricConfig provides config for the sapcpi.service_endpoints metric.
+type SapcpiServiceEndpointsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiServiceEndpointsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiServiceEndpointsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiServiceEndpointsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiServiceEndpointsMetricAttributeKeySapCpiEndpointProtocol:
+		default:
+			return fmt.Errorf("metric sapcpi.service_endpoints doesn't have an attribute %v, valid attributes: [sap.cpi.endpoint.protocol]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // MetricsConfig provides config for sapcpi metrics.
 type MetricsConfig struct {
-	SapcpiAlmErrorRate         SapcpiAlmErrorRateMetricConfig         `mapstructure:"sapcpi.alm.error_rate"`
-	SapcpiAlmExecutions        SapcpiAlmExecutionsMetricConfig        `mapstructure:"sapcpi.alm.executions"`
-	SapcpiAlmHealthLimit       SapcpiAlmHealthLimitMetricConfig       `mapstructure:"sapcpi.alm.health.limit"`
-	SapcpiAlmHealthUsage       SapcpiAlmHealthUsageMetricConfig       `mapstructure:"sapcpi.alm.health.usage"`
-	SapcpiAlmHealthValue       SapcpiAlmHealthValueMetricConfig       `mapstructure:"sapcpi.alm.health.value"`
-	SapcpiAPIRequests          SapcpiAPIRequestsMetricConfig          `mapstructure:"sapcpi.api.requests"`
-	SapcpiAPIThrottled         SapcpiAPIThrottledMetricConfig         `mapstructure:"sapcpi.api.throttled"`
-	SapcpiMessageDurationMax   SapcpiMessageDurationMaxMetricConfig   `mapstructure:"sapcpi.message.duration.max"`
-	SapcpiMessageDurationTotal SapcpiMessageDurationTotalMetricConfig `mapstructure:"sapcpi.message.duration.total"`
-	SapcpiMessages             SapcpiMessagesMetricConfig             `mapstructure:"sapcpi.messages"`
-	SapcpiReceiverLag          SapcpiReceiverLagMetricConfig          `mapstructure:"sapcpi.receiver.lag"`
+	SapcpiAlmErrorRate              SapcpiAlmErrorRateMetricConfig              `mapstructure:"sapcpi.alm.error_rate"`
+	SapcpiAlmExecutions             SapcpiAlmExecutionsMetricConfig             `mapstructure:"sapcpi.alm.executions"`
+	SapcpiAlmHealthLimit            SapcpiAlmHealthLimitMetricConfig            `mapstructure:"sapcpi.alm.health.limit"`
+	SapcpiAlmHealthUsage            SapcpiAlmHealthUsageMetricConfig            `mapstructure:"sapcpi.alm.health.usage"`
+	SapcpiAlmHealthValue            SapcpiAlmHealthValueMetricConfig            `mapstructure:"sapcpi.alm.health.value"`
+	SapcpiAPIRequests               SapcpiAPIRequestsMetricConfig               `mapstructure:"sapcpi.api.requests"`
+	SapcpiAPIThrottled              SapcpiAPIThrottledMetricConfig              `mapstructure:"sapcpi.api.throttled"`
+	SapcpiIntegrationPackages       SapcpiIntegrationPackagesMetricConfig       `mapstructure:"sapcpi.integration_packages"`
+	SapcpiJmsCapacityLimit          SapcpiJmsCapacityLimitMetricConfig          `mapstructure:"sapcpi.jms.capacity.limit"`
+	SapcpiJmsCapacityUsed           SapcpiJmsCapacityUsedMetricConfig           `mapstructure:"sapcpi.jms.capacity.used"`
+	SapcpiJmsQueues                 SapcpiJmsQueuesMetricConfig                 `mapstructure:"sapcpi.jms.queues"`
+	SapcpiJmsQueuesLimit            SapcpiJmsQueuesLimitMetricConfig            `mapstructure:"sapcpi.jms.queues.limit"`
+	SapcpiJmsQueuesUsed             SapcpiJmsQueuesUsedMetricConfig             `mapstructure:"sapcpi.jms.queues.used"`
+	SapcpiKeystoreEntriesExpiring   SapcpiKeystoreEntriesExpiringMetricConfig   `mapstructure:"sapcpi.keystore_entries.expiring"`
+	SapcpiKeystoreEntryTimeToExpiry SapcpiKeystoreEntryTimeToExpiryMetricConfig `mapstructure:"sapcpi.keystore_entry.time_to_expiry"`
+	SapcpiMessageDurationMax        SapcpiMessageDurationMaxMetricConfig        `mapstructure:"sapcpi.message.duration.max"`
+	SapcpiMessageDurationTotal      SapcpiMessageDurationTotalMetricConfig      `mapstructure:"sapcpi.message.duration.total"`
+	SapcpiMessages                  SapcpiMessagesMetricConfig                  `mapstructure:"sapcpi.messages"`
+	SapcpiReceiverLag               SapcpiReceiverLagMetricConfig               `mapstructure:"sapcpi.receiver.lag"`
+	SapcpiRuntimeArtifacts          SapcpiRuntimeArtifactsMetricConfig          `mapstructure:"sapcpi.runtime_artifacts"`
+	SapcpiRuntimeArtifactsInError   SapcpiRuntimeArtifactsInErrorMetricConfig   `mapstructure:"sapcpi.runtime_artifacts.in_error"`
+	SapcpiServiceEndpoints          SapcpiServiceEndpointsMetricConfig          `mapstructure:"sapcpi.service_endpoints"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -619,6 +1107,44 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SapcpiAPIThrottledMetricAttributeKey{SapcpiAPIThrottledMetricAttributeKeySapCpiAPIGroup},
 		},
+		SapcpiIntegrationPackages: SapcpiIntegrationPackagesMetricConfig{
+			Enabled: true,
+		},
+		SapcpiJmsCapacityLimit: SapcpiJmsCapacityLimitMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsCapacityLimitMetricAttributeKey{SapcpiJmsCapacityLimitMetricAttributeKeySapCpiJmsBroker},
+		},
+		SapcpiJmsCapacityUsed: SapcpiJmsCapacityUsedMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsCapacityUsedMetricAttributeKey{SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker},
+		},
+		SapcpiJmsQueues: SapcpiJmsQueuesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsQueuesMetricAttributeKey{SapcpiJmsQueuesMetricAttributeKeySapCpiJmsBroker, SapcpiJmsQueuesMetricAttributeKeySapCpiJmsQueueState},
+		},
+		SapcpiJmsQueuesLimit: SapcpiJmsQueuesLimitMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsQueuesLimitMetricAttributeKey{SapcpiJmsQueuesLimitMetricAttributeKeySapCpiJmsBroker},
+		},
+		SapcpiJmsQueuesUsed: SapcpiJmsQueuesUsedMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsQueuesUsedMetricAttributeKey{SapcpiJmsQueuesUsedMetricAttributeKeySapCpiJmsBroker},
+		},
+		SapcpiKeystoreEntriesExpiring: SapcpiKeystoreEntriesExpiringMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiKeystoreEntriesExpiringMetricAttributeKey{SapcpiKeystoreEntriesExpiringMetricAttributeKeySapCpiKeystoreName},
+		},
+		SapcpiKeystoreEntryTimeToExpiry: SapcpiKeystoreEntryTimeToExpiryMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey{SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreName, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreAlias, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreOwner, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreEntryType},
+		},
 		SapcpiMessageDurationMax: SapcpiMessageDurationMaxMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -638,6 +1164,19 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SapcpiReceiverLagMetricAttributeKey{SapcpiReceiverLagMetricAttributeKeySapCpiSource},
+		},
+		SapcpiRuntimeArtifacts: SapcpiRuntimeArtifactsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiRuntimeArtifactsMetricAttributeKey{SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactType, SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactStatus},
+		},
+		SapcpiRuntimeArtifactsInError: SapcpiRuntimeArtifactsInErrorMetricConfig{
+			Enabled: true,
+		},
+		SapcpiServiceEndpoints: SapcpiServiceEndpointsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiServiceEndpointsMetricAttributeKey{SapcpiServiceEndpointsMetricAttributeKeySapCpiEndpointProtocol},
 		},
 	}
 }
@@ -663,12 +1202,60 @@ func (ec *EventConfig) Unmarshal(parser *confmap.Conf) error {
 
 // EventsConfig provides config for sapcpi events.
 type EventsConfig struct {
-	SapCpiMessage EventConfig `mapstructure:"sap.cpi.message"`
+	SapCpiIntegrationPackage        EventConfig `mapstructure:"sap.cpi.integration_package"`
+	SapCpiIntegrationPackageChanged EventConfig `mapstructure:"sap.cpi.integration_package.changed"`
+	SapCpiInventory                 EventConfig `mapstructure:"sap.cpi.inventory"`
+	SapCpiInventoryChanged          EventConfig `mapstructure:"sap.cpi.inventory.changed"`
+	SapCpiJmsBroker                 EventConfig `mapstructure:"sap.cpi.jms_broker"`
+	SapCpiJmsBrokerChanged          EventConfig `mapstructure:"sap.cpi.jms_broker.changed"`
+	SapCpiKeystoreEntry             EventConfig `mapstructure:"sap.cpi.keystore_entry"`
+	SapCpiKeystoreEntryChanged      EventConfig `mapstructure:"sap.cpi.keystore_entry.changed"`
+	SapCpiMessage                   EventConfig `mapstructure:"sap.cpi.message"`
+	SapCpiRuntimeArtifact           EventConfig `mapstructure:"sap.cpi.runtime_artifact"`
+	SapCpiRuntimeArtifactChanged    EventConfig `mapstructure:"sap.cpi.runtime_artifact.changed"`
+	SapCpiServiceEndpoint           EventConfig `mapstructure:"sap.cpi.service_endpoint"`
+	SapCpiServiceEndpointChanged    EventConfig `mapstructure:"sap.cpi.service_endpoint.changed"`
 }
 
 func DefaultEventsConfig() EventsConfig {
 	return EventsConfig{
+		SapCpiIntegrationPackage: EventConfig{
+			Enabled: true,
+		},
+		SapCpiIntegrationPackageChanged: EventConfig{
+			Enabled: true,
+		},
+		SapCpiInventory: EventConfig{
+			Enabled: true,
+		},
+		SapCpiInventoryChanged: EventConfig{
+			Enabled: true,
+		},
+		SapCpiJmsBroker: EventConfig{
+			Enabled: true,
+		},
+		SapCpiJmsBrokerChanged: EventConfig{
+			Enabled: true,
+		},
+		SapCpiKeystoreEntry: EventConfig{
+			Enabled: true,
+		},
+		SapCpiKeystoreEntryChanged: EventConfig{
+			Enabled: true,
+		},
 		SapCpiMessage: EventConfig{
+			Enabled: true,
+		},
+		SapCpiRuntimeArtifact: EventConfig{
+			Enabled: true,
+		},
+		SapCpiRuntimeArtifactChanged: EventConfig{
+			Enabled: true,
+		},
+		SapCpiServiceEndpoint: EventConfig{
+			Enabled: true,
+		},
+		SapCpiServiceEndpointChanged: EventConfig{
 			Enabled: true,
 		},
 	}
@@ -709,12 +1296,64 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 
 // ResourceAttributesConfig provides config for sapcpi resource attributes.
 type ResourceAttributesConfig struct {
-	SapCpiTenantName ResourceAttributeConfig `mapstructure:"sap.cpi.tenant.name"`
-	SapCpiTenantURL  ResourceAttributeConfig `mapstructure:"sap.cpi.tenant.url"`
+	SapCpiArtifactID       ResourceAttributeConfig `mapstructure:"sap.cpi.artifact.id"`
+	SapCpiArtifactName     ResourceAttributeConfig `mapstructure:"sap.cpi.artifact.name"`
+	SapCpiArtifactType     ResourceAttributeConfig `mapstructure:"sap.cpi.artifact.type"`
+	SapCpiArtifactVersion  ResourceAttributeConfig `mapstructure:"sap.cpi.artifact.version"`
+	SapCpiEndpointID       ResourceAttributeConfig `mapstructure:"sap.cpi.endpoint.id"`
+	SapCpiEndpointProtocol ResourceAttributeConfig `mapstructure:"sap.cpi.endpoint.protocol"`
+	SapCpiIflowID          ResourceAttributeConfig `mapstructure:"sap.cpi.iflow.id"`
+	SapCpiJmsBroker        ResourceAttributeConfig `mapstructure:"sap.cpi.jms.broker"`
+	SapCpiKeystoreAlias    ResourceAttributeConfig `mapstructure:"sap.cpi.keystore.alias"`
+	SapCpiKeystoreName     ResourceAttributeConfig `mapstructure:"sap.cpi.keystore.name"`
+	SapCpiPackageID        ResourceAttributeConfig `mapstructure:"sap.cpi.package.id"`
+	SapCpiPackageName      ResourceAttributeConfig `mapstructure:"sap.cpi.package.name"`
+	SapCpiPackageVersion   ResourceAttributeConfig `mapstructure:"sap.cpi.package.version"`
+	SapCpiTenantName       ResourceAttributeConfig `mapstructure:"sap.cpi.tenant.name"`
+	SapCpiTenantURL        ResourceAttributeConfig `mapstructure:"sap.cpi.tenant.url"`
 }
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 	return ResourceAttributesConfig{
+		SapCpiArtifactID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiArtifactName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiArtifactType: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiArtifactVersion: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiEndpointID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiEndpointProtocol: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiIflowID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiJmsBroker: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiKeystoreAlias: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiKeystoreName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiPackageID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiPackageName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		SapCpiPackageVersion: ResourceAttributeConfig{
+			Enabled: true,
+		},
 		SapCpiTenantName: ResourceAttributeConfig{
 			Enabled: true,
 		},

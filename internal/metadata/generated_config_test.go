@@ -61,6 +61,44 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SapcpiAPIThrottledMetricAttributeKey{SapcpiAPIThrottledMetricAttributeKeySapCpiAPIGroup},
 					},
+					SapcpiIntegrationPackages: SapcpiIntegrationPackagesMetricConfig{
+						Enabled: true,
+					},
+					SapcpiJmsCapacityLimit: SapcpiJmsCapacityLimitMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsCapacityLimitMetricAttributeKey{SapcpiJmsCapacityLimitMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiJmsCapacityUsed: SapcpiJmsCapacityUsedMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsCapacityUsedMetricAttributeKey{SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiJmsQueues: SapcpiJmsQueuesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueuesMetricAttributeKey{SapcpiJmsQueuesMetricAttributeKeySapCpiJmsBroker, SapcpiJmsQueuesMetricAttributeKeySapCpiJmsQueueState},
+					},
+					SapcpiJmsQueuesLimit: SapcpiJmsQueuesLimitMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueuesLimitMetricAttributeKey{SapcpiJmsQueuesLimitMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiJmsQueuesUsed: SapcpiJmsQueuesUsedMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueuesUsedMetricAttributeKey{SapcpiJmsQueuesUsedMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiKeystoreEntriesExpiring: SapcpiKeystoreEntriesExpiringMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiKeystoreEntriesExpiringMetricAttributeKey{SapcpiKeystoreEntriesExpiringMetricAttributeKeySapCpiKeystoreName},
+					},
+					SapcpiKeystoreEntryTimeToExpiry: SapcpiKeystoreEntryTimeToExpiryMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey{SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreName, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreAlias, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreOwner, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreEntryType},
+					},
 					SapcpiMessageDurationMax: SapcpiMessageDurationMaxMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -81,10 +119,36 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SapcpiReceiverLagMetricAttributeKey{SapcpiReceiverLagMetricAttributeKeySapCpiSource},
 					},
+					SapcpiRuntimeArtifacts: SapcpiRuntimeArtifactsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiRuntimeArtifactsMetricAttributeKey{SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactType, SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactStatus},
+					},
+					SapcpiRuntimeArtifactsInError: SapcpiRuntimeArtifactsInErrorMetricConfig{
+						Enabled: true,
+					},
+					SapcpiServiceEndpoints: SapcpiServiceEndpointsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiServiceEndpointsMetricAttributeKey{SapcpiServiceEndpointsMetricAttributeKeySapCpiEndpointProtocol},
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
-					SapCpiTenantName: ResourceAttributeConfig{Enabled: true},
-					SapCpiTenantURL:  ResourceAttributeConfig{Enabled: true},
+					SapCpiArtifactID:       ResourceAttributeConfig{Enabled: true},
+					SapCpiArtifactName:     ResourceAttributeConfig{Enabled: true},
+					SapCpiArtifactType:     ResourceAttributeConfig{Enabled: true},
+					SapCpiArtifactVersion:  ResourceAttributeConfig{Enabled: true},
+					SapCpiEndpointID:       ResourceAttributeConfig{Enabled: true},
+					SapCpiEndpointProtocol: ResourceAttributeConfig{Enabled: true},
+					SapCpiIflowID:          ResourceAttributeConfig{Enabled: true},
+					SapCpiJmsBroker:        ResourceAttributeConfig{Enabled: true},
+					SapCpiKeystoreAlias:    ResourceAttributeConfig{Enabled: true},
+					SapCpiKeystoreName:     ResourceAttributeConfig{Enabled: true},
+					SapCpiPackageID:        ResourceAttributeConfig{Enabled: true},
+					SapCpiPackageName:      ResourceAttributeConfig{Enabled: true},
+					SapCpiPackageVersion:   ResourceAttributeConfig{Enabled: true},
+					SapCpiTenantName:       ResourceAttributeConfig{Enabled: true},
+					SapCpiTenantURL:        ResourceAttributeConfig{Enabled: true},
 				},
 			},
 		},
@@ -127,6 +191,44 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SapcpiAPIThrottledMetricAttributeKey{SapcpiAPIThrottledMetricAttributeKeySapCpiAPIGroup},
 					},
+					SapcpiIntegrationPackages: SapcpiIntegrationPackagesMetricConfig{
+						Enabled: false,
+					},
+					SapcpiJmsCapacityLimit: SapcpiJmsCapacityLimitMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsCapacityLimitMetricAttributeKey{SapcpiJmsCapacityLimitMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiJmsCapacityUsed: SapcpiJmsCapacityUsedMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsCapacityUsedMetricAttributeKey{SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiJmsQueues: SapcpiJmsQueuesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueuesMetricAttributeKey{SapcpiJmsQueuesMetricAttributeKeySapCpiJmsBroker, SapcpiJmsQueuesMetricAttributeKeySapCpiJmsQueueState},
+					},
+					SapcpiJmsQueuesLimit: SapcpiJmsQueuesLimitMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueuesLimitMetricAttributeKey{SapcpiJmsQueuesLimitMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiJmsQueuesUsed: SapcpiJmsQueuesUsedMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueuesUsedMetricAttributeKey{SapcpiJmsQueuesUsedMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiKeystoreEntriesExpiring: SapcpiKeystoreEntriesExpiringMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiKeystoreEntriesExpiringMetricAttributeKey{SapcpiKeystoreEntriesExpiringMetricAttributeKeySapCpiKeystoreName},
+					},
+					SapcpiKeystoreEntryTimeToExpiry: SapcpiKeystoreEntryTimeToExpiryMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey{SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreName, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreAlias, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreOwner, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreEntryType},
+					},
 					SapcpiMessageDurationMax: SapcpiMessageDurationMaxMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -147,10 +249,36 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SapcpiReceiverLagMetricAttributeKey{SapcpiReceiverLagMetricAttributeKeySapCpiSource},
 					},
+					SapcpiRuntimeArtifacts: SapcpiRuntimeArtifactsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiRuntimeArtifactsMetricAttributeKey{SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactType, SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactStatus},
+					},
+					SapcpiRuntimeArtifactsInError: SapcpiRuntimeArtifactsInErrorMetricConfig{
+						Enabled: false,
+					},
+					SapcpiServiceEndpoints: SapcpiServiceEndpointsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiServiceEndpointsMetricAttributeKey{SapcpiServiceEndpointsMetricAttributeKeySapCpiEndpointProtocol},
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
-					SapCpiTenantName: ResourceAttributeConfig{Enabled: false},
-					SapCpiTenantURL:  ResourceAttributeConfig{Enabled: false},
+					SapCpiArtifactID:       ResourceAttributeConfig{Enabled: false},
+					SapCpiArtifactName:     ResourceAttributeConfig{Enabled: false},
+					SapCpiArtifactType:     ResourceAttributeConfig{Enabled: false},
+					SapCpiArtifactVersion:  ResourceAttributeConfig{Enabled: false},
+					SapCpiEndpointID:       ResourceAttributeConfig{Enabled: false},
+					SapCpiEndpointProtocol: ResourceAttributeConfig{Enabled: false},
+					SapCpiIflowID:          ResourceAttributeConfig{Enabled: false},
+					SapCpiJmsBroker:        ResourceAttributeConfig{Enabled: false},
+					SapCpiKeystoreAlias:    ResourceAttributeConfig{Enabled: false},
+					SapCpiKeystoreName:     ResourceAttributeConfig{Enabled: false},
+					SapCpiPackageID:        ResourceAttributeConfig{Enabled: false},
+					SapCpiPackageName:      ResourceAttributeConfig{Enabled: false},
+					SapCpiPackageVersion:   ResourceAttributeConfig{Enabled: false},
+					SapCpiTenantName:       ResourceAttributeConfig{Enabled: false},
+					SapCpiTenantURL:        ResourceAttributeConfig{Enabled: false},
 				},
 			},
 		},
@@ -158,7 +286,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiReceiverLagMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiIntegrationPackagesMetricConfig{}, SapcpiJmsCapacityLimitMetricConfig{}, SapcpiJmsCapacityUsedMetricConfig{}, SapcpiJmsQueuesMetricConfig{}, SapcpiJmsQueuesLimitMetricConfig{}, SapcpiJmsQueuesUsedMetricConfig{}, SapcpiKeystoreEntriesExpiringMetricConfig{}, SapcpiKeystoreEntryTimeToExpiryMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiReceiverLagMetricConfig{}, SapcpiRuntimeArtifactsMetricConfig{}, SapcpiRuntimeArtifactsInErrorMetricConfig{}, SapcpiServiceEndpointsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -247,6 +375,90 @@ func TestSapcpiAPIThrottledMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestSapcpiJmsCapacityLimitMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsCapacityLimit
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsCapacityLimitMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.capacity.limit doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.broker]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsCapacityLimit
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsCapacityUsedMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsCapacityUsed
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsCapacityUsedMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.capacity.used doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.broker]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsCapacityUsed
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsQueuesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsQueues
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsQueuesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.queues doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.broker, sap.cpi.jms.queue_state]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsQueues
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsQueuesLimitMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsQueuesLimit
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsQueuesLimitMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.queues.limit doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.broker]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsQueuesLimit
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsQueuesUsedMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsQueuesUsed
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsQueuesUsedMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.queues.used doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.broker]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsQueuesUsed
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiKeystoreEntriesExpiringMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiKeystoreEntriesExpiring
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiKeystoreEntriesExpiringMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.keystore_entries.expiring doesn't have an attribute invalid, valid attributes: [sap.cpi.keystore.name]")
+
+	cfg = DefaultMetricsConfig().SapcpiKeystoreEntriesExpiring
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiKeystoreEntryTimeToExpiryMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiKeystoreEntryTimeToExpiry
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiKeystoreEntryTimeToExpiryMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.keystore_entry.time_to_expiry doesn't have an attribute invalid, valid attributes: [sap.cpi.keystore.name, sap.cpi.keystore.alias, sap.cpi.keystore.owner, sap.cpi.keystore.entry_type]")
+
+	cfg = DefaultMetricsConfig().SapcpiKeystoreEntryTimeToExpiry
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSapcpiMessageDurationMaxMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SapcpiMessageDurationMax
 	require.NoError(t, cfg.Validate())
@@ -295,6 +507,30 @@ func TestSapcpiReceiverLagMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestSapcpiRuntimeArtifactsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiRuntimeArtifacts
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiRuntimeArtifactsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.runtime_artifacts doesn't have an attribute invalid, valid attributes: [sap.cpi.artifact.type, sap.cpi.artifact.status]")
+
+	cfg = DefaultMetricsConfig().SapcpiRuntimeArtifacts
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiServiceEndpointsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiServiceEndpoints
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiServiceEndpointsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.service_endpoints doesn't have an attribute invalid, valid attributes: [sap.cpi.endpoint.protocol]")
+
+	cfg = DefaultMetricsConfig().SapcpiServiceEndpoints
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func loadMetricsBuilderConfig(t *testing.T, name string) MetricsBuilderConfig {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
 	require.NoError(t, err)
@@ -327,15 +563,41 @@ func TestResourceAttributesConfig(t *testing.T) {
 		{
 			name: "all_set",
 			want: ResourceAttributesConfig{
-				SapCpiTenantName: ResourceAttributeConfig{Enabled: true},
-				SapCpiTenantURL:  ResourceAttributeConfig{Enabled: true},
+				SapCpiArtifactID:       ResourceAttributeConfig{Enabled: true},
+				SapCpiArtifactName:     ResourceAttributeConfig{Enabled: true},
+				SapCpiArtifactType:     ResourceAttributeConfig{Enabled: true},
+				SapCpiArtifactVersion:  ResourceAttributeConfig{Enabled: true},
+				SapCpiEndpointID:       ResourceAttributeConfig{Enabled: true},
+				SapCpiEndpointProtocol: ResourceAttributeConfig{Enabled: true},
+				SapCpiIflowID:          ResourceAttributeConfig{Enabled: true},
+				SapCpiJmsBroker:        ResourceAttributeConfig{Enabled: true},
+				SapCpiKeystoreAlias:    ResourceAttributeConfig{Enabled: true},
+				SapCpiKeystoreName:     ResourceAttributeConfig{Enabled: true},
+				SapCpiPackageID:        ResourceAttributeConfig{Enabled: true},
+				SapCpiPackageName:      ResourceAttributeConfig{Enabled: true},
+				SapCpiPackageVersion:   ResourceAttributeConfig{Enabled: true},
+				SapCpiTenantName:       ResourceAttributeConfig{Enabled: true},
+				SapCpiTenantURL:        ResourceAttributeConfig{Enabled: true},
 			},
 		},
 		{
 			name: "none_set",
 			want: ResourceAttributesConfig{
-				SapCpiTenantName: ResourceAttributeConfig{Enabled: false},
-				SapCpiTenantURL:  ResourceAttributeConfig{Enabled: false},
+				SapCpiArtifactID:       ResourceAttributeConfig{Enabled: false},
+				SapCpiArtifactName:     ResourceAttributeConfig{Enabled: false},
+				SapCpiArtifactType:     ResourceAttributeConfig{Enabled: false},
+				SapCpiArtifactVersion:  ResourceAttributeConfig{Enabled: false},
+				SapCpiEndpointID:       ResourceAttributeConfig{Enabled: false},
+				SapCpiEndpointProtocol: ResourceAttributeConfig{Enabled: false},
+				SapCpiIflowID:          ResourceAttributeConfig{Enabled: false},
+				SapCpiJmsBroker:        ResourceAttributeConfig{Enabled: false},
+				SapCpiKeystoreAlias:    ResourceAttributeConfig{Enabled: false},
+				SapCpiKeystoreName:     ResourceAttributeConfig{Enabled: false},
+				SapCpiPackageID:        ResourceAttributeConfig{Enabled: false},
+				SapCpiPackageName:      ResourceAttributeConfig{Enabled: false},
+				SapCpiPackageVersion:   ResourceAttributeConfig{Enabled: false},
+				SapCpiTenantName:       ResourceAttributeConfig{Enabled: false},
+				SapCpiTenantURL:        ResourceAttributeConfig{Enabled: false},
 			},
 		},
 	}

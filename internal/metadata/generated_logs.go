@@ -12,6 +12,368 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+type eventSapCpiIntegrationPackage struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiIntegrationPackage) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiPackageVendorAttributeValue string, sapCpiPackageModeAttributeValue string, sapCpiPackageCreatedByAttributeValue string, sapCpiPackageCreatedAtAttributeValue string, sapCpiPackageModifiedByAttributeValue string, sapCpiPackageModifiedAtAttributeValue string, sapCpiPackageArtifactsAttributeValue []any, sapCpiPackageUpdateAvailableAttributeValue bool) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.integration_package")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.package.vendor", sapCpiPackageVendorAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.mode", sapCpiPackageModeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.created_by", sapCpiPackageCreatedByAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.created_at", sapCpiPackageCreatedAtAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.modified_by", sapCpiPackageModifiedByAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.modified_at", sapCpiPackageModifiedAtAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.package.artifacts").FromRaw(sapCpiPackageArtifactsAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.package.update_available", sapCpiPackageUpdateAvailableAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiIntegrationPackage) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiIntegrationPackage(cfg EventConfig) eventSapCpiIntegrationPackage {
+	e := eventSapCpiIntegrationPackage{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiIntegrationPackageChanged struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiIntegrationPackageChanged) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiPackageVendorAttributeValue string, sapCpiPackageModeAttributeValue string, sapCpiPackageCreatedByAttributeValue string, sapCpiPackageCreatedAtAttributeValue string, sapCpiPackageModifiedByAttributeValue string, sapCpiPackageModifiedAtAttributeValue string, sapCpiPackageArtifactsAttributeValue []any, sapCpiPackageUpdateAvailableAttributeValue bool, sapCpiChangeTypeAttributeValue string, sapCpiChangeFieldsAttributeValue []any) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.integration_package.changed")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.package.vendor", sapCpiPackageVendorAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.mode", sapCpiPackageModeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.created_by", sapCpiPackageCreatedByAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.created_at", sapCpiPackageCreatedAtAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.modified_by", sapCpiPackageModifiedByAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.modified_at", sapCpiPackageModifiedAtAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.package.artifacts").FromRaw(sapCpiPackageArtifactsAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.package.update_available", sapCpiPackageUpdateAvailableAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.change.type", sapCpiChangeTypeAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.change.fields").FromRaw(sapCpiChangeFieldsAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiIntegrationPackageChanged) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiIntegrationPackageChanged(cfg EventConfig) eventSapCpiIntegrationPackageChanged {
+	e := eventSapCpiIntegrationPackageChanged{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiInventory struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiInventory) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArtifactStatusAttributeValue string, sapCpiPackageIDAttributeValue string, sapCpiPackageNameAttributeValue string, sapCpiArtifactDesigntimeVersionAttributeValue string, sapCpiArtifactVersionDriftAttributeValue bool, sapCpiEndpointUrlsAttributeValue []any, sapCpiEndpointProtocolsAttributeValue []any, sapCpiArtifactDeployedOnAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.inventory")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.artifact.status", sapCpiArtifactStatusAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.id", sapCpiPackageIDAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.name", sapCpiPackageNameAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.designtime_version", sapCpiArtifactDesigntimeVersionAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.artifact.version_drift", sapCpiArtifactVersionDriftAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.urls").FromRaw(sapCpiEndpointUrlsAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.protocols").FromRaw(sapCpiEndpointProtocolsAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.deployed_on", sapCpiArtifactDeployedOnAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiInventory) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiInventory(cfg EventConfig) eventSapCpiInventory {
+	e := eventSapCpiInventory{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiInventoryChanged struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiInventoryChanged) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArtifactStatusAttributeValue string, sapCpiPackageIDAttributeValue string, sapCpiPackageNameAttributeValue string, sapCpiArtifactDesigntimeVersionAttributeValue string, sapCpiArtifactVersionDriftAttributeValue bool, sapCpiEndpointUrlsAttributeValue []any, sapCpiEndpointProtocolsAttributeValue []any, sapCpiArtifactDeployedOnAttributeValue string, sapCpiChangeTypeAttributeValue string, sapCpiChangeFieldsAttributeValue []any) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.inventory.changed")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.artifact.status", sapCpiArtifactStatusAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.id", sapCpiPackageIDAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.package.name", sapCpiPackageNameAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.designtime_version", sapCpiArtifactDesigntimeVersionAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.artifact.version_drift", sapCpiArtifactVersionDriftAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.urls").FromRaw(sapCpiEndpointUrlsAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.protocols").FromRaw(sapCpiEndpointProtocolsAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.deployed_on", sapCpiArtifactDeployedOnAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.change.type", sapCpiChangeTypeAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.change.fields").FromRaw(sapCpiChangeFieldsAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiInventoryChanged) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiInventoryChanged(cfg EventConfig) eventSapCpiInventoryChanged {
+	e := eventSapCpiInventoryChanged{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiJmsBroker struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiJmsBroker) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiJmsCapacityUsedAttributeValue int64, sapCpiJmsCapacityLimitAttributeValue int64, sapCpiJmsQueuesUsedAttributeValue int64, sapCpiJmsQueuesLimitAttributeValue int64, sapCpiJmsQueuesWarningAttributeValue []any, sapCpiJmsQueuesCriticalAttributeValue []any, sapCpiJmsHighFlagsAttributeValue []any) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.jms_broker")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("sap.cpi.jms.capacity_used", sapCpiJmsCapacityUsedAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.jms.capacity_limit", sapCpiJmsCapacityLimitAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.jms.queues_used", sapCpiJmsQueuesUsedAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.jms.queues_limit", sapCpiJmsQueuesLimitAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.jms.queues_warning").FromRaw(sapCpiJmsQueuesWarningAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.jms.queues_critical").FromRaw(sapCpiJmsQueuesCriticalAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.jms.high_flags").FromRaw(sapCpiJmsHighFlagsAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiJmsBroker) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiJmsBroker(cfg EventConfig) eventSapCpiJmsBroker {
+	e := eventSapCpiJmsBroker{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiJmsBrokerChanged struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiJmsBrokerChanged) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiJmsCapacityUsedAttributeValue int64, sapCpiJmsCapacityLimitAttributeValue int64, sapCpiJmsQueuesUsedAttributeValue int64, sapCpiJmsQueuesLimitAttributeValue int64, sapCpiJmsQueuesWarningAttributeValue []any, sapCpiJmsQueuesCriticalAttributeValue []any, sapCpiJmsHighFlagsAttributeValue []any, sapCpiChangeTypeAttributeValue string, sapCpiChangeFieldsAttributeValue []any) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.jms_broker.changed")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutInt("sap.cpi.jms.capacity_used", sapCpiJmsCapacityUsedAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.jms.capacity_limit", sapCpiJmsCapacityLimitAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.jms.queues_used", sapCpiJmsQueuesUsedAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.jms.queues_limit", sapCpiJmsQueuesLimitAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.jms.queues_warning").FromRaw(sapCpiJmsQueuesWarningAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.jms.queues_critical").FromRaw(sapCpiJmsQueuesCriticalAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.jms.high_flags").FromRaw(sapCpiJmsHighFlagsAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.change.type", sapCpiChangeTypeAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.change.fields").FromRaw(sapCpiChangeFieldsAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiJmsBrokerChanged) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiJmsBrokerChanged(cfg EventConfig) eventSapCpiJmsBrokerChanged {
+	e := eventSapCpiJmsBrokerChanged{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiKeystoreEntry struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiKeystoreEntry) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiKeystoreEntryTypeAttributeValue string, sapCpiKeystoreOwnerAttributeValue string, sapCpiKeystoreKeyTypeAttributeValue string, sapCpiKeystoreKeySizeAttributeValue int64, sapCpiKeystoreValidNotBeforeAttributeValue string, sapCpiKeystoreValidNotAfterAttributeValue string, sapCpiKeystoreSubjectDnAttributeValue string, sapCpiKeystoreIssuerDnAttributeValue string, sapCpiKeystoreSerialNumberAttributeValue string, sapCpiKeystoreSignatureAlgorithmAttributeValue string, sapCpiKeystoreFingerprintSha1AttributeValue string, sapCpiKeystoreFingerprintSha256AttributeValue string, sapCpiKeystoreLastModifiedByAttributeValue string, sapCpiKeystoreLastModifiedTimeAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.keystore_entry")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.keystore.entry_type", sapCpiKeystoreEntryTypeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.owner", sapCpiKeystoreOwnerAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.key_type", sapCpiKeystoreKeyTypeAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.keystore.key_size", sapCpiKeystoreKeySizeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.valid_not_before", sapCpiKeystoreValidNotBeforeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.valid_not_after", sapCpiKeystoreValidNotAfterAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.subject_dn", sapCpiKeystoreSubjectDnAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.issuer_dn", sapCpiKeystoreIssuerDnAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.serial_number", sapCpiKeystoreSerialNumberAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.signature_algorithm", sapCpiKeystoreSignatureAlgorithmAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.fingerprint_sha1", sapCpiKeystoreFingerprintSha1AttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.fingerprint_sha256", sapCpiKeystoreFingerprintSha256AttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.last_modified_by", sapCpiKeystoreLastModifiedByAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.last_modified_time", sapCpiKeystoreLastModifiedTimeAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiKeystoreEntry) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiKeystoreEntry(cfg EventConfig) eventSapCpiKeystoreEntry {
+	e := eventSapCpiKeystoreEntry{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiKeystoreEntryChanged struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiKeystoreEntryChanged) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiKeystoreEntryTypeAttributeValue string, sapCpiKeystoreOwnerAttributeValue string, sapCpiKeystoreKeyTypeAttributeValue string, sapCpiKeystoreKeySizeAttributeValue int64, sapCpiKeystoreValidNotBeforeAttributeValue string, sapCpiKeystoreValidNotAfterAttributeValue string, sapCpiKeystoreSubjectDnAttributeValue string, sapCpiKeystoreIssuerDnAttributeValue string, sapCpiKeystoreSerialNumberAttributeValue string, sapCpiKeystoreSignatureAlgorithmAttributeValue string, sapCpiKeystoreFingerprintSha1AttributeValue string, sapCpiKeystoreFingerprintSha256AttributeValue string, sapCpiKeystoreLastModifiedByAttributeValue string, sapCpiKeystoreLastModifiedTimeAttributeValue string, sapCpiChangeTypeAttributeValue string, sapCpiChangeFieldsAttributeValue []any) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.keystore_entry.changed")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.keystore.entry_type", sapCpiKeystoreEntryTypeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.owner", sapCpiKeystoreOwnerAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.key_type", sapCpiKeystoreKeyTypeAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.keystore.key_size", sapCpiKeystoreKeySizeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.valid_not_before", sapCpiKeystoreValidNotBeforeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.valid_not_after", sapCpiKeystoreValidNotAfterAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.subject_dn", sapCpiKeystoreSubjectDnAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.issuer_dn", sapCpiKeystoreIssuerDnAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.serial_number", sapCpiKeystoreSerialNumberAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.signature_algorithm", sapCpiKeystoreSignatureAlgorithmAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.fingerprint_sha1", sapCpiKeystoreFingerprintSha1AttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.fingerprint_sha256", sapCpiKeystoreFingerprintSha256AttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.last_modified_by", sapCpiKeystoreLastModifiedByAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.keystore.last_modified_time", sapCpiKeystoreLastModifiedTimeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.change.type", sapCpiChangeTypeAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.change.fields").FromRaw(sapCpiChangeFieldsAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiKeystoreEntryChanged) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiKeystoreEntryChanged(cfg EventConfig) eventSapCpiKeystoreEntryChanged {
+	e := eventSapCpiKeystoreEntryChanged{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 type eventSapCpiMessage struct {
 	data   plog.LogRecordSlice // data buffer for generated log records.
 	config EventConfig         // event config provided by user.
@@ -73,16 +435,194 @@ func newEventSapCpiMessage(cfg EventConfig) eventSapCpiMessage {
 	return e
 }
 
+type eventSapCpiRuntimeArtifact struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiRuntimeArtifact) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArtifactStatusAttributeValue string, sapCpiArtifactDeployedByAttributeValue string, sapCpiArtifactDeployedOnAttributeValue string, sapCpiArtifactErrorTextAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.runtime_artifact")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.artifact.status", sapCpiArtifactStatusAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.deployed_by", sapCpiArtifactDeployedByAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.deployed_on", sapCpiArtifactDeployedOnAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.error_text", sapCpiArtifactErrorTextAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiRuntimeArtifact) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiRuntimeArtifact(cfg EventConfig) eventSapCpiRuntimeArtifact {
+	e := eventSapCpiRuntimeArtifact{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiRuntimeArtifactChanged struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiRuntimeArtifactChanged) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArtifactStatusAttributeValue string, sapCpiArtifactDeployedByAttributeValue string, sapCpiArtifactDeployedOnAttributeValue string, sapCpiArtifactErrorTextAttributeValue string, sapCpiChangeTypeAttributeValue string, sapCpiChangeFieldsAttributeValue []any) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.runtime_artifact.changed")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.artifact.status", sapCpiArtifactStatusAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.deployed_by", sapCpiArtifactDeployedByAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.deployed_on", sapCpiArtifactDeployedOnAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.error_text", sapCpiArtifactErrorTextAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.change.type", sapCpiChangeTypeAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.change.fields").FromRaw(sapCpiChangeFieldsAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiRuntimeArtifactChanged) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiRuntimeArtifactChanged(cfg EventConfig) eventSapCpiRuntimeArtifactChanged {
+	e := eventSapCpiRuntimeArtifactChanged{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiServiceEndpoint struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiServiceEndpoint) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiEndpointTitleAttributeValue string, sapCpiArtifactVersionAttributeValue string, sapCpiEndpointUrlsAttributeValue []any, sapCpiEndpointEntryPointTypesAttributeValue []any, sapCpiEndpointAPIDefinitionsAttributeValue []any, sapCpiEndpointActiveAttributeValue bool, sapCpiEndpointLastUpdatedAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.service_endpoint")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.endpoint.title", sapCpiEndpointTitleAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.version", sapCpiArtifactVersionAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.urls").FromRaw(sapCpiEndpointUrlsAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.entry_point_types").FromRaw(sapCpiEndpointEntryPointTypesAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.api_definitions").FromRaw(sapCpiEndpointAPIDefinitionsAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.endpoint.active", sapCpiEndpointActiveAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.endpoint.last_updated", sapCpiEndpointLastUpdatedAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiServiceEndpoint) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiServiceEndpoint(cfg EventConfig) eventSapCpiServiceEndpoint {
+	e := eventSapCpiServiceEndpoint{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiServiceEndpointChanged struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiServiceEndpointChanged) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiEndpointTitleAttributeValue string, sapCpiArtifactVersionAttributeValue string, sapCpiEndpointUrlsAttributeValue []any, sapCpiEndpointEntryPointTypesAttributeValue []any, sapCpiEndpointAPIDefinitionsAttributeValue []any, sapCpiEndpointActiveAttributeValue bool, sapCpiEndpointLastUpdatedAttributeValue string, sapCpiChangeTypeAttributeValue string, sapCpiChangeFieldsAttributeValue []any) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.service_endpoint.changed")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.endpoint.title", sapCpiEndpointTitleAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.artifact.version", sapCpiArtifactVersionAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.urls").FromRaw(sapCpiEndpointUrlsAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.entry_point_types").FromRaw(sapCpiEndpointEntryPointTypesAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.endpoint.api_definitions").FromRaw(sapCpiEndpointAPIDefinitionsAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.endpoint.active", sapCpiEndpointActiveAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.endpoint.last_updated", sapCpiEndpointLastUpdatedAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.change.type", sapCpiChangeTypeAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.change.fields").FromRaw(sapCpiChangeFieldsAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiServiceEndpointChanged) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiServiceEndpointChanged(cfg EventConfig) eventSapCpiServiceEndpointChanged {
+	e := eventSapCpiServiceEndpointChanged{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 // LogsBuilder provides an interface for scrapers to report logs while taking care of all the transformations
 // required to produce log representation defined in metadata and user config.
 type LogsBuilder struct {
-	config                         LogsBuilderConfig // config of the logs builder.
-	logsBuffer                     plog.Logs
-	logRecordsBuffer               plog.LogRecordSlice
-	buildInfo                      component.BuildInfo // contains version information.
-	resourceAttributeIncludeFilter map[string]filter.Filter
-	resourceAttributeExcludeFilter map[string]filter.Filter
-	eventSapCpiMessage             eventSapCpiMessage
+	config                               LogsBuilderConfig // config of the logs builder.
+	logsBuffer                           plog.Logs
+	logRecordsBuffer                     plog.LogRecordSlice
+	buildInfo                            component.BuildInfo // contains version information.
+	resourceAttributeIncludeFilter       map[string]filter.Filter
+	resourceAttributeExcludeFilter       map[string]filter.Filter
+	eventSapCpiIntegrationPackage        eventSapCpiIntegrationPackage
+	eventSapCpiIntegrationPackageChanged eventSapCpiIntegrationPackageChanged
+	eventSapCpiInventory                 eventSapCpiInventory
+	eventSapCpiInventoryChanged          eventSapCpiInventoryChanged
+	eventSapCpiJmsBroker                 eventSapCpiJmsBroker
+	eventSapCpiJmsBrokerChanged          eventSapCpiJmsBrokerChanged
+	eventSapCpiKeystoreEntry             eventSapCpiKeystoreEntry
+	eventSapCpiKeystoreEntryChanged      eventSapCpiKeystoreEntryChanged
+	eventSapCpiMessage                   eventSapCpiMessage
+	eventSapCpiRuntimeArtifact           eventSapCpiRuntimeArtifact
+	eventSapCpiRuntimeArtifactChanged    eventSapCpiRuntimeArtifactChanged
+	eventSapCpiServiceEndpoint           eventSapCpiServiceEndpoint
+	eventSapCpiServiceEndpointChanged    eventSapCpiServiceEndpointChanged
 }
 
 // LogBuilderOption applies changes to default logs builder.
@@ -92,13 +632,103 @@ type LogBuilderOption interface {
 
 func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuilder {
 	lb := &LogsBuilder{
-		config:                         lbc,
-		logsBuffer:                     plog.NewLogs(),
-		logRecordsBuffer:               plog.NewLogRecordSlice(),
-		buildInfo:                      settings.BuildInfo,
-		eventSapCpiMessage:             newEventSapCpiMessage(lbc.Events.SapCpiMessage),
-		resourceAttributeIncludeFilter: make(map[string]filter.Filter),
-		resourceAttributeExcludeFilter: make(map[string]filter.Filter),
+		config:                               lbc,
+		logsBuffer:                           plog.NewLogs(),
+		logRecordsBuffer:                     plog.NewLogRecordSlice(),
+		buildInfo:                            settings.BuildInfo,
+		eventSapCpiIntegrationPackage:        newEventSapCpiIntegrationPackage(lbc.Events.SapCpiIntegrationPackage),
+		eventSapCpiIntegrationPackageChanged: newEventSapCpiIntegrationPackageChanged(lbc.Events.SapCpiIntegrationPackageChanged),
+		eventSapCpiInventory:                 newEventSapCpiInventory(lbc.Events.SapCpiInventory),
+		eventSapCpiInventoryChanged:          newEventSapCpiInventoryChanged(lbc.Events.SapCpiInventoryChanged),
+		eventSapCpiJmsBroker:                 newEventSapCpiJmsBroker(lbc.Events.SapCpiJmsBroker),
+		eventSapCpiJmsBrokerChanged:          newEventSapCpiJmsBrokerChanged(lbc.Events.SapCpiJmsBrokerChanged),
+		eventSapCpiKeystoreEntry:             newEventSapCpiKeystoreEntry(lbc.Events.SapCpiKeystoreEntry),
+		eventSapCpiKeystoreEntryChanged:      newEventSapCpiKeystoreEntryChanged(lbc.Events.SapCpiKeystoreEntryChanged),
+		eventSapCpiMessage:                   newEventSapCpiMessage(lbc.Events.SapCpiMessage),
+		eventSapCpiRuntimeArtifact:           newEventSapCpiRuntimeArtifact(lbc.Events.SapCpiRuntimeArtifact),
+		eventSapCpiRuntimeArtifactChanged:    newEventSapCpiRuntimeArtifactChanged(lbc.Events.SapCpiRuntimeArtifactChanged),
+		eventSapCpiServiceEndpoint:           newEventSapCpiServiceEndpoint(lbc.Events.SapCpiServiceEndpoint),
+		eventSapCpiServiceEndpointChanged:    newEventSapCpiServiceEndpointChanged(lbc.Events.SapCpiServiceEndpointChanged),
+		resourceAttributeIncludeFilter:       make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:       make(map[string]filter.Filter),
+	}
+	if lbc.ResourceAttributes.SapCpiArtifactID.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.artifact.id"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiArtifactID.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiArtifactID.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.artifact.id"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiArtifactID.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiArtifactName.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.artifact.name"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiArtifactName.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiArtifactName.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.artifact.name"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiArtifactName.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiArtifactType.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.artifact.type"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiArtifactType.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiArtifactType.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.artifact.type"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiArtifactType.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiArtifactVersion.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.artifact.version"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiArtifactVersion.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiArtifactVersion.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.artifact.version"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiArtifactVersion.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiEndpointID.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.endpoint.id"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiEndpointID.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiEndpointID.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.endpoint.id"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiEndpointID.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiEndpointProtocol.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.endpoint.protocol"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiEndpointProtocol.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiEndpointProtocol.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.endpoint.protocol"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiEndpointProtocol.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiIflowID.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.iflow.id"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiIflowID.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiIflowID.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.iflow.id"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiIflowID.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiJmsBroker.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.jms.broker"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiJmsBroker.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiJmsBroker.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.jms.broker"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiJmsBroker.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiKeystoreAlias.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.keystore.alias"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiKeystoreAlias.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiKeystoreAlias.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.keystore.alias"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiKeystoreAlias.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiKeystoreName.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.keystore.name"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiKeystoreName.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiKeystoreName.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.keystore.name"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiKeystoreName.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiPackageID.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.package.id"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiPackageID.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiPackageID.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.package.id"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiPackageID.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiPackageName.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.package.name"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiPackageName.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiPackageName.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.package.name"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiPackageName.EventsExclude)
+	}
+	if lbc.ResourceAttributes.SapCpiPackageVersion.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["sap.cpi.package.version"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiPackageVersion.EventsInclude)
+	}
+	if lbc.ResourceAttributes.SapCpiPackageVersion.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["sap.cpi.package.version"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiPackageVersion.EventsExclude)
 	}
 	if lbc.ResourceAttributes.SapCpiTenantName.EventsInclude != nil {
 		lb.resourceAttributeIncludeFilter["sap.cpi.tenant.name"] = filter.CreateFilter(lbc.ResourceAttributes.SapCpiTenantName.EventsInclude)
@@ -155,7 +785,19 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	ils := rl.ScopeLogs().AppendEmpty()
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(lb.buildInfo.Version)
+	lb.eventSapCpiIntegrationPackage.emit(ils.LogRecords())
+	lb.eventSapCpiIntegrationPackageChanged.emit(ils.LogRecords())
+	lb.eventSapCpiInventory.emit(ils.LogRecords())
+	lb.eventSapCpiInventoryChanged.emit(ils.LogRecords())
+	lb.eventSapCpiJmsBroker.emit(ils.LogRecords())
+	lb.eventSapCpiJmsBrokerChanged.emit(ils.LogRecords())
+	lb.eventSapCpiKeystoreEntry.emit(ils.LogRecords())
+	lb.eventSapCpiKeystoreEntryChanged.emit(ils.LogRecords())
 	lb.eventSapCpiMessage.emit(ils.LogRecords())
+	lb.eventSapCpiRuntimeArtifact.emit(ils.LogRecords())
+	lb.eventSapCpiRuntimeArtifactChanged.emit(ils.LogRecords())
+	lb.eventSapCpiServiceEndpoint.emit(ils.LogRecords())
+	lb.eventSapCpiServiceEndpointChanged.emit(ils.LogRecords())
 
 	for _, op := range options {
 		op.apply(rl)
@@ -192,7 +834,67 @@ func (lb *LogsBuilder) Emit(options ...ResourceLogsOption) plog.Logs {
 	return logs
 }
 
+// RecordSapCpiIntegrationPackageEvent adds a log record of sap.cpi.integration_package event.
+func (lb *LogsBuilder) RecordSapCpiIntegrationPackageEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiPackageVendorAttributeValue string, sapCpiPackageModeAttributeValue string, sapCpiPackageCreatedByAttributeValue string, sapCpiPackageCreatedAtAttributeValue string, sapCpiPackageModifiedByAttributeValue string, sapCpiPackageModifiedAtAttributeValue string, sapCpiPackageArtifactsAttributeValue []any, sapCpiPackageUpdateAvailableAttributeValue bool) {
+	lb.eventSapCpiIntegrationPackage.recordEvent(ctx, timestamp, sapCpiPackageVendorAttributeValue, sapCpiPackageModeAttributeValue, sapCpiPackageCreatedByAttributeValue, sapCpiPackageCreatedAtAttributeValue, sapCpiPackageModifiedByAttributeValue, sapCpiPackageModifiedAtAttributeValue, sapCpiPackageArtifactsAttributeValue, sapCpiPackageUpdateAvailableAttributeValue)
+}
+
+// RecordSapCpiIntegrationPackageChangedEvent adds a log record of sap.cpi.integration_package.changed event.
+func (lb *LogsBuilder) RecordSapCpiIntegrationPackageChangedEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiPackageVendorAttributeValue string, sapCpiPackageModeAttributeValue string, sapCpiPackageCreatedByAttributeValue string, sapCpiPackageCreatedAtAttributeValue string, sapCpiPackageModifiedByAttributeValue string, sapCpiPackageModifiedAtAttributeValue string, sapCpiPackageArtifactsAttributeValue []any, sapCpiPackageUpdateAvailableAttributeValue bool, sapCpiChangeTypeAttributeValue AttributeSapCpiChangeType, sapCpiChangeFieldsAttributeValue []any) {
+	lb.eventSapCpiIntegrationPackageChanged.recordEvent(ctx, timestamp, sapCpiPackageVendorAttributeValue, sapCpiPackageModeAttributeValue, sapCpiPackageCreatedByAttributeValue, sapCpiPackageCreatedAtAttributeValue, sapCpiPackageModifiedByAttributeValue, sapCpiPackageModifiedAtAttributeValue, sapCpiPackageArtifactsAttributeValue, sapCpiPackageUpdateAvailableAttributeValue, sapCpiChangeTypeAttributeValue.String(), sapCpiChangeFieldsAttributeValue)
+}
+
+// RecordSapCpiInventoryEvent adds a log record of sap.cpi.inventory event.
+func (lb *LogsBuilder) RecordSapCpiInventoryEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArtifactStatusAttributeValue string, sapCpiPackageIDAttributeValue string, sapCpiPackageNameAttributeValue string, sapCpiArtifactDesigntimeVersionAttributeValue string, sapCpiArtifactVersionDriftAttributeValue bool, sapCpiEndpointUrlsAttributeValue []any, sapCpiEndpointProtocolsAttributeValue []any, sapCpiArtifactDeployedOnAttributeValue string) {
+	lb.eventSapCpiInventory.recordEvent(ctx, timestamp, sapCpiArtifactStatusAttributeValue, sapCpiPackageIDAttributeValue, sapCpiPackageNameAttributeValue, sapCpiArtifactDesigntimeVersionAttributeValue, sapCpiArtifactVersionDriftAttributeValue, sapCpiEndpointUrlsAttributeValue, sapCpiEndpointProtocolsAttributeValue, sapCpiArtifactDeployedOnAttributeValue)
+}
+
+// RecordSapCpiInventoryChangedEvent adds a log record of sap.cpi.inventory.changed event.
+func (lb *LogsBuilder) RecordSapCpiInventoryChangedEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArtifactStatusAttributeValue string, sapCpiPackageIDAttributeValue string, sapCpiPackageNameAttributeValue string, sapCpiArtifactDesigntimeVersionAttributeValue string, sapCpiArtifactVersionDriftAttributeValue bool, sapCpiEndpointUrlsAttributeValue []any, sapCpiEndpointProtocolsAttributeValue []any, sapCpiArtifactDeployedOnAttributeValue string, sapCpiChangeTypeAttributeValue AttributeSapCpiChangeType, sapCpiChangeFieldsAttributeValue []any) {
+	lb.eventSapCpiInventoryChanged.recordEvent(ctx, timestamp, sapCpiArtifactStatusAttributeValue, sapCpiPackageIDAttributeValue, sapCpiPackageNameAttributeValue, sapCpiArtifactDesigntimeVersionAttributeValue, sapCpiArtifactVersionDriftAttributeValue, sapCpiEndpointUrlsAttributeValue, sapCpiEndpointProtocolsAttributeValue, sapCpiArtifactDeployedOnAttributeValue, sapCpiChangeTypeAttributeValue.String(), sapCpiChangeFieldsAttributeValue)
+}
+
+// RecordSapCpiJmsBrokerEvent adds a log record of sap.cpi.jms_broker event.
+func (lb *LogsBuilder) RecordSapCpiJmsBrokerEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiJmsCapacityUsedAttributeValue int64, sapCpiJmsCapacityLimitAttributeValue int64, sapCpiJmsQueuesUsedAttributeValue int64, sapCpiJmsQueuesLimitAttributeValue int64, sapCpiJmsQueuesWarningAttributeValue []any, sapCpiJmsQueuesCriticalAttributeValue []any, sapCpiJmsHighFlagsAttributeValue []any) {
+	lb.eventSapCpiJmsBroker.recordEvent(ctx, timestamp, sapCpiJmsCapacityUsedAttributeValue, sapCpiJmsCapacityLimitAttributeValue, sapCpiJmsQueuesUsedAttributeValue, sapCpiJmsQueuesLimitAttributeValue, sapCpiJmsQueuesWarningAttributeValue, sapCpiJmsQueuesCriticalAttributeValue, sapCpiJmsHighFlagsAttributeValue)
+}
+
+// RecordSapCpiJmsBrokerChangedEvent adds a log record of sap.cpi.jms_broker.changed event.
+func (lb *LogsBuilder) RecordSapCpiJmsBrokerChangedEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiJmsCapacityUsedAttributeValue int64, sapCpiJmsCapacityLimitAttributeValue int64, sapCpiJmsQueuesUsedAttributeValue int64, sapCpiJmsQueuesLimitAttributeValue int64, sapCpiJmsQueuesWarningAttributeValue []any, sapCpiJmsQueuesCriticalAttributeValue []any, sapCpiJmsHighFlagsAttributeValue []any, sapCpiChangeTypeAttributeValue AttributeSapCpiChangeType, sapCpiChangeFieldsAttributeValue []any) {
+	lb.eventSapCpiJmsBrokerChanged.recordEvent(ctx, timestamp, sapCpiJmsCapacityUsedAttributeValue, sapCpiJmsCapacityLimitAttributeValue, sapCpiJmsQueuesUsedAttributeValue, sapCpiJmsQueuesLimitAttributeValue, sapCpiJmsQueuesWarningAttributeValue, sapCpiJmsQueuesCriticalAttributeValue, sapCpiJmsHighFlagsAttributeValue, sapCpiChangeTypeAttributeValue.String(), sapCpiChangeFieldsAttributeValue)
+}
+
+// RecordSapCpiKeystoreEntryEvent adds a log record of sap.cpi.keystore_entry event.
+func (lb *LogsBuilder) RecordSapCpiKeystoreEntryEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiKeystoreEntryTypeAttributeValue string, sapCpiKeystoreOwnerAttributeValue string, sapCpiKeystoreKeyTypeAttributeValue string, sapCpiKeystoreKeySizeAttributeValue int64, sapCpiKeystoreValidNotBeforeAttributeValue string, sapCpiKeystoreValidNotAfterAttributeValue string, sapCpiKeystoreSubjectDnAttributeValue string, sapCpiKeystoreIssuerDnAttributeValue string, sapCpiKeystoreSerialNumberAttributeValue string, sapCpiKeystoreSignatureAlgorithmAttributeValue string, sapCpiKeystoreFingerprintSha1AttributeValue string, sapCpiKeystoreFingerprintSha256AttributeValue string, sapCpiKeystoreLastModifiedByAttributeValue string, sapCpiKeystoreLastModifiedTimeAttributeValue string) {
+	lb.eventSapCpiKeystoreEntry.recordEvent(ctx, timestamp, sapCpiKeystoreEntryTypeAttributeValue, sapCpiKeystoreOwnerAttributeValue, sapCpiKeystoreKeyTypeAttributeValue, sapCpiKeystoreKeySizeAttributeValue, sapCpiKeystoreValidNotBeforeAttributeValue, sapCpiKeystoreValidNotAfterAttributeValue, sapCpiKeystoreSubjectDnAttributeValue, sapCpiKeystoreIssuerDnAttributeValue, sapCpiKeystoreSerialNumberAttributeValue, sapCpiKeystoreSignatureAlgorithmAttributeValue, sapCpiKeystoreFingerprintSha1AttributeValue, sapCpiKeystoreFingerprintSha256AttributeValue, sapCpiKeystoreLastModifiedByAttributeValue, sapCpiKeystoreLastModifiedTimeAttributeValue)
+}
+
+// RecordSapCpiKeystoreEntryChangedEvent adds a log record of sap.cpi.keystore_entry.changed event.
+func (lb *LogsBuilder) RecordSapCpiKeystoreEntryChangedEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiKeystoreEntryTypeAttributeValue string, sapCpiKeystoreOwnerAttributeValue string, sapCpiKeystoreKeyTypeAttributeValue string, sapCpiKeystoreKeySizeAttributeValue int64, sapCpiKeystoreValidNotBeforeAttributeValue string, sapCpiKeystoreValidNotAfterAttributeValue string, sapCpiKeystoreSubjectDnAttributeValue string, sapCpiKeystoreIssuerDnAttributeValue string, sapCpiKeystoreSerialNumberAttributeValue string, sapCpiKeystoreSignatureAlgorithmAttributeValue string, sapCpiKeystoreFingerprintSha1AttributeValue string, sapCpiKeystoreFingerprintSha256AttributeValue string, sapCpiKeystoreLastModifiedByAttributeValue string, sapCpiKeystoreLastModifiedTimeAttributeValue string, sapCpiChangeTypeAttributeValue AttributeSapCpiChangeType, sapCpiChangeFieldsAttributeValue []any) {
+	lb.eventSapCpiKeystoreEntryChanged.recordEvent(ctx, timestamp, sapCpiKeystoreEntryTypeAttributeValue, sapCpiKeystoreOwnerAttributeValue, sapCpiKeystoreKeyTypeAttributeValue, sapCpiKeystoreKeySizeAttributeValue, sapCpiKeystoreValidNotBeforeAttributeValue, sapCpiKeystoreValidNotAfterAttributeValue, sapCpiKeystoreSubjectDnAttributeValue, sapCpiKeystoreIssuerDnAttributeValue, sapCpiKeystoreSerialNumberAttributeValue, sapCpiKeystoreSignatureAlgorithmAttributeValue, sapCpiKeystoreFingerprintSha1AttributeValue, sapCpiKeystoreFingerprintSha256AttributeValue, sapCpiKeystoreLastModifiedByAttributeValue, sapCpiKeystoreLastModifiedTimeAttributeValue, sapCpiChangeTypeAttributeValue.String(), sapCpiChangeFieldsAttributeValue)
+}
+
 // RecordSapCpiMessageEvent adds a log record of sap.cpi.message event.
 func (lb *LogsBuilder) RecordSapCpiMessageEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiIflowIDAttributeValue string, sapCpiIflowNameAttributeValue string, sapCpiIflowTypeAttributeValue string, sapCpiMessageApplicationIDAttributeValue string, sapCpiMessageApplicationTypeAttributeValue string, sapCpiMessageArchivingStatusAttributeValue string, sapCpiMessageCorrelationIDAttributeValue string, sapCpiMessageCustomHeadersAttributeValue map[string]any, sapCpiMessageCustomStatusAttributeValue string, sapCpiMessageDurationMsAttributeValue int64, sapCpiMessageEndAttributeValue string, sapCpiMessageErrorTextAttributeValue string, sapCpiMessageErrorTextTruncatedAttributeValue bool, sapCpiMessageIDAttributeValue string, sapCpiMessageLocalComponentAttributeValue string, sapCpiMessageLogLevelAttributeValue string, sapCpiMessageOriginComponentAttributeValue string, sapCpiMessagePreviousComponentAttributeValue string, sapCpiMessageReceiverAttributeValue string, sapCpiMessageSenderAttributeValue string, sapCpiMessageStartAttributeValue string, sapCpiMessageStatusAttributeValue string, sapCpiMessageTransactionIDAttributeValue string, sapCpiMessageWebLinkAttributeValue string, sapCpiPackageIDAttributeValue string, sapCpiPackageNameAttributeValue string) {
 	lb.eventSapCpiMessage.recordEvent(ctx, timestamp, sapCpiIflowIDAttributeValue, sapCpiIflowNameAttributeValue, sapCpiIflowTypeAttributeValue, sapCpiMessageApplicationIDAttributeValue, sapCpiMessageApplicationTypeAttributeValue, sapCpiMessageArchivingStatusAttributeValue, sapCpiMessageCorrelationIDAttributeValue, sapCpiMessageCustomHeadersAttributeValue, sapCpiMessageCustomStatusAttributeValue, sapCpiMessageDurationMsAttributeValue, sapCpiMessageEndAttributeValue, sapCpiMessageErrorTextAttributeValue, sapCpiMessageErrorTextTruncatedAttributeValue, sapCpiMessageIDAttributeValue, sapCpiMessageLocalComponentAttributeValue, sapCpiMessageLogLevelAttributeValue, sapCpiMessageOriginComponentAttributeValue, sapCpiMessagePreviousComponentAttributeValue, sapCpiMessageReceiverAttributeValue, sapCpiMessageSenderAttributeValue, sapCpiMessageStartAttributeValue, sapCpiMessageStatusAttributeValue, sapCpiMessageTransactionIDAttributeValue, sapCpiMessageWebLinkAttributeValue, sapCpiPackageIDAttributeValue, sapCpiPackageNameAttributeValue)
+}
+
+// RecordSapCpiRuntimeArtifactEvent adds a log record of sap.cpi.runtime_artifact event.
+func (lb *LogsBuilder) RecordSapCpiRuntimeArtifactEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArtifactStatusAttributeValue string, sapCpiArtifactDeployedByAttributeValue string, sapCpiArtifactDeployedOnAttributeValue string, sapCpiArtifactErrorTextAttributeValue string) {
+	lb.eventSapCpiRuntimeArtifact.recordEvent(ctx, timestamp, sapCpiArtifactStatusAttributeValue, sapCpiArtifactDeployedByAttributeValue, sapCpiArtifactDeployedOnAttributeValue, sapCpiArtifactErrorTextAttributeValue)
+}
+
+// RecordSapCpiRuntimeArtifactChangedEvent adds a log record of sap.cpi.runtime_artifact.changed event.
+func (lb *LogsBuilder) RecordSapCpiRuntimeArtifactChangedEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArtifactStatusAttributeValue string, sapCpiArtifactDeployedByAttributeValue string, sapCpiArtifactDeployedOnAttributeValue string, sapCpiArtifactErrorTextAttributeValue string, sapCpiChangeTypeAttributeValue AttributeSapCpiChangeType, sapCpiChangeFieldsAttributeValue []any) {
+	lb.eventSapCpiRuntimeArtifactChanged.recordEvent(ctx, timestamp, sapCpiArtifactStatusAttributeValue, sapCpiArtifactDeployedByAttributeValue, sapCpiArtifactDeployedOnAttributeValue, sapCpiArtifactErrorTextAttributeValue, sapCpiChangeTypeAttributeValue.String(), sapCpiChangeFieldsAttributeValue)
+}
+
+// RecordSapCpiServiceEndpointEvent adds a log record of sap.cpi.service_endpoint event.
+func (lb *LogsBuilder) RecordSapCpiServiceEndpointEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiEndpointTitleAttributeValue string, sapCpiArtifactVersionAttributeValue string, sapCpiEndpointUrlsAttributeValue []any, sapCpiEndpointEntryPointTypesAttributeValue []any, sapCpiEndpointAPIDefinitionsAttributeValue []any, sapCpiEndpointActiveAttributeValue bool, sapCpiEndpointLastUpdatedAttributeValue string) {
+	lb.eventSapCpiServiceEndpoint.recordEvent(ctx, timestamp, sapCpiEndpointTitleAttributeValue, sapCpiArtifactVersionAttributeValue, sapCpiEndpointUrlsAttributeValue, sapCpiEndpointEntryPointTypesAttributeValue, sapCpiEndpointAPIDefinitionsAttributeValue, sapCpiEndpointActiveAttributeValue, sapCpiEndpointLastUpdatedAttributeValue)
+}
+
+// RecordSapCpiServiceEndpointChangedEvent adds a log record of sap.cpi.service_endpoint.changed event.
+func (lb *LogsBuilder) RecordSapCpiServiceEndpointChangedEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiEndpointTitleAttributeValue string, sapCpiArtifactVersionAttributeValue string, sapCpiEndpointUrlsAttributeValue []any, sapCpiEndpointEntryPointTypesAttributeValue []any, sapCpiEndpointAPIDefinitionsAttributeValue []any, sapCpiEndpointActiveAttributeValue bool, sapCpiEndpointLastUpdatedAttributeValue string, sapCpiChangeTypeAttributeValue AttributeSapCpiChangeType, sapCpiChangeFieldsAttributeValue []any) {
+	lb.eventSapCpiServiceEndpointChanged.recordEvent(ctx, timestamp, sapCpiEndpointTitleAttributeValue, sapCpiArtifactVersionAttributeValue, sapCpiEndpointUrlsAttributeValue, sapCpiEndpointEntryPointTypesAttributeValue, sapCpiEndpointAPIDefinitionsAttributeValue, sapCpiEndpointActiveAttributeValue, sapCpiEndpointLastUpdatedAttributeValue, sapCpiChangeTypeAttributeValue.String(), sapCpiChangeFieldsAttributeValue)
 }

@@ -19,6 +19,66 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeSapCpiChangeType specifies the value sap.cpi.change.type attribute.
+type AttributeSapCpiChangeType int
+
+const (
+	_ AttributeSapCpiChangeType = iota
+	AttributeSapCpiChangeTypeCreated
+	AttributeSapCpiChangeTypeUpdated
+	AttributeSapCpiChangeTypeDeleted
+)
+
+// String returns the string representation of the AttributeSapCpiChangeType.
+func (av AttributeSapCpiChangeType) String() string {
+	switch av {
+	case AttributeSapCpiChangeTypeCreated:
+		return "created"
+	case AttributeSapCpiChangeTypeUpdated:
+		return "updated"
+	case AttributeSapCpiChangeTypeDeleted:
+		return "deleted"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiChangeType is a helper map of string to AttributeSapCpiChangeType attribute value.
+var MapAttributeSapCpiChangeType = map[string]AttributeSapCpiChangeType{
+	"created": AttributeSapCpiChangeTypeCreated,
+	"updated": AttributeSapCpiChangeTypeUpdated,
+	"deleted": AttributeSapCpiChangeTypeDeleted,
+}
+
+// AttributeSapCpiJmsQueueState specifies the value sap.cpi.jms.queue_state attribute.
+type AttributeSapCpiJmsQueueState int
+
+const (
+	_ AttributeSapCpiJmsQueueState = iota
+	AttributeSapCpiJmsQueueStateOk
+	AttributeSapCpiJmsQueueStateWarning
+	AttributeSapCpiJmsQueueStateCritical
+)
+
+// String returns the string representation of the AttributeSapCpiJmsQueueState.
+func (av AttributeSapCpiJmsQueueState) String() string {
+	switch av {
+	case AttributeSapCpiJmsQueueStateOk:
+		return "ok"
+	case AttributeSapCpiJmsQueueStateWarning:
+		return "warning"
+	case AttributeSapCpiJmsQueueStateCritical:
+		return "critical"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiJmsQueueState is a helper map of string to AttributeSapCpiJmsQueueState attribute value.
+var MapAttributeSapCpiJmsQueueState = map[string]AttributeSapCpiJmsQueueState{
+	"ok":       AttributeSapCpiJmsQueueStateOk,
+	"warning":  AttributeSapCpiJmsQueueStateWarning,
+	"critical": AttributeSapCpiJmsQueueStateCritical,
+}
+
 var MetricsInfo = metricsInfo{
 	SapcpiAlmErrorRate: metricInfo{
 		Name:       "sapcpi.alm.error_rate",
@@ -48,6 +108,37 @@ var MetricsInfo = metricsInfo{
 		Name:       "sapcpi.api.throttled",
 		Attributes: []string{"sap.cpi.api.group"},
 	},
+	SapcpiIntegrationPackages: metricInfo{
+		Name: "sapcpi.integration_packages",
+	},
+	SapcpiJmsCapacityLimit: metricInfo{
+		Name:       "sapcpi.jms.capacity.limit",
+		Attributes: []string{"sap.cpi.jms.broker"},
+	},
+	SapcpiJmsCapacityUsed: metricInfo{
+		Name:       "sapcpi.jms.capacity.used",
+		Attributes: []string{"sap.cpi.jms.broker"},
+	},
+	SapcpiJmsQueues: metricInfo{
+		Name:       "sapcpi.jms.queues",
+		Attributes: []string{"sap.cpi.jms.broker", "sap.cpi.jms.queue_state"},
+	},
+	SapcpiJmsQueuesLimit: metricInfo{
+		Name:       "sapcpi.jms.queues.limit",
+		Attributes: []string{"sap.cpi.jms.broker"},
+	},
+	SapcpiJmsQueuesUsed: metricInfo{
+		Name:       "sapcpi.jms.queues.used",
+		Attributes: []string{"sap.cpi.jms.broker"},
+	},
+	SapcpiKeystoreEntriesExpiring: metricInfo{
+		Name:       "sapcpi.keystore_entries.expiring",
+		Attributes: []string{"sap.cpi.keystore.name"},
+	},
+	SapcpiKeystoreEntryTimeToExpiry: metricInfo{
+		Name:       "sapcpi.keystore_entry.time_to_expiry",
+		Attributes: []string{"sap.cpi.keystore.name", "sap.cpi.keystore.alias", "sap.cpi.keystore.owner", "sap.cpi.keystore.entry_type"},
+	},
 	SapcpiMessageDurationMax: metricInfo{
 		Name:       "sapcpi.message.duration.max",
 		Attributes: []string{"sap.cpi.iflow.id", "sap.cpi.message.status"},
@@ -64,20 +155,42 @@ var MetricsInfo = metricsInfo{
 		Name:       "sapcpi.receiver.lag",
 		Attributes: []string{"sap.cpi.source"},
 	},
+	SapcpiRuntimeArtifacts: metricInfo{
+		Name:       "sapcpi.runtime_artifacts",
+		Attributes: []string{"sap.cpi.artifact.type", "sap.cpi.artifact.status"},
+	},
+	SapcpiRuntimeArtifactsInError: metricInfo{
+		Name: "sapcpi.runtime_artifacts.in_error",
+	},
+	SapcpiServiceEndpoints: metricInfo{
+		Name:       "sapcpi.service_endpoints",
+		Attributes: []string{"sap.cpi.endpoint.protocol"},
+	},
 }
 
 type metricsInfo struct {
-	SapcpiAlmErrorRate         metricInfo
-	SapcpiAlmExecutions        metricInfo
-	SapcpiAlmHealthLimit       metricInfo
-	SapcpiAlmHealthUsage       metricInfo
-	SapcpiAlmHealthValue       metricInfo
-	SapcpiAPIRequests          metricInfo
-	SapcpiAPIThrottled         metricInfo
-	SapcpiMessageDurationMax   metricInfo
-	SapcpiMessageDurationTotal metricInfo
-	SapcpiMessages             metricInfo
-	SapcpiReceiverLag          metricInfo
+	SapcpiAlmErrorRate              metricInfo
+	SapcpiAlmExecutions             metricInfo
+	SapcpiAlmHealthLimit            metricInfo
+	SapcpiAlmHealthUsage            metricInfo
+	SapcpiAlmHealthValue            metricInfo
+	SapcpiAPIRequests               metricInfo
+	SapcpiAPIThrottled              metricInfo
+	SapcpiIntegrationPackages       metricInfo
+	SapcpiJmsCapacityLimit          metricInfo
+	SapcpiJmsCapacityUsed           metricInfo
+	SapcpiJmsQueues                 metricInfo
+	SapcpiJmsQueuesLimit            metricInfo
+	SapcpiJmsQueuesUsed             metricInfo
+	SapcpiKeystoreEntriesExpiring   metricInfo
+	SapcpiKeystoreEntryTimeToExpiry metricInfo
+	SapcpiMessageDurationMax        metricInfo
+	SapcpiMessageDurationTotal      metricInfo
+	SapcpiMessages                  metricInfo
+	SapcpiReceiverLag               metricInfo
+	SapcpiRuntimeArtifacts          metricInfo
+	SapcpiRuntimeArtifactsInError   metricInfo
+	SapcpiServiceEndpoints          metricInfo
 }
 
 type metricInfo struct {
@@ -795,6 +908,691 @@ func newMetricSapcpiAPIThrottled(cfg SapcpiAPIThrottledMetricConfig) metricSapcp
 	return m
 }
 
+type metricSapcpiIntegrationPackages struct {
+	data     pmetric.Metric                        // data buffer for generated metric.
+	config   SapcpiIntegrationPackagesMetricConfig // metric config provided by user.
+	capacity int                                   // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.integration_packages metric with initial data.
+func (m *metricSapcpiIntegrationPackages) init() {
+	m.data.SetName("sapcpi.integration_packages")
+	m.data.SetDescription("Integration packages on the tenant (inventory.packages).")
+	m.data.SetUnit("{package}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiIntegrationPackages) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiIntegrationPackages) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiIntegrationPackages) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiIntegrationPackages(cfg SapcpiIntegrationPackagesMetricConfig) metricSapcpiIntegrationPackages {
+	m := metricSapcpiIntegrationPackages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsCapacityLimit struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        SapcpiJmsCapacityLimitMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []int64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.capacity.limit metric with initial data.
+func (m *metricSapcpiJmsCapacityLimit) init() {
+	m.data.SetName("sapcpi.jms.capacity.limit")
+	m.data.SetDescription("JMS broker storage limit (MaxCapacity).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsCapacityLimit) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsCapacityLimitMetricAttributeKeySapCpiJmsBroker) {
+		dp.Attributes().PutStr("sap.cpi.jms.broker", sapCpiJmsBrokerAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsCapacityLimit) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsCapacityLimit) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsCapacityLimit(cfg SapcpiJmsCapacityLimitMetricConfig) metricSapcpiJmsCapacityLimit {
+	m := metricSapcpiJmsCapacityLimit{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsCapacityUsed struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        SapcpiJmsCapacityUsedMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []int64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.capacity.used metric with initial data.
+func (m *metricSapcpiJmsCapacityUsed) init() {
+	m.data.SetName("sapcpi.jms.capacity.used")
+	m.data.SetDescription("JMS broker storage in use (Capacity).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsCapacityUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker) {
+		dp.Attributes().PutStr("sap.cpi.jms.broker", sapCpiJmsBrokerAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsCapacityUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsCapacityUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsCapacityUsed(cfg SapcpiJmsCapacityUsedMetricConfig) metricSapcpiJmsCapacityUsed {
+	m := metricSapcpiJmsCapacityUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsQueues struct {
+	data          pmetric.Metric              // data buffer for generated metric.
+	config        SapcpiJmsQueuesMetricConfig // metric config provided by user.
+	capacity      int                         // max observed number of data points added to the metric.
+	aggDataPoints []int64                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.queues metric with initial data.
+func (m *metricSapcpiJmsQueues) init() {
+	m.data.SetName("sapcpi.jms.queues")
+	m.data.SetDescription("JMS queues by fill state (QueueStates: 0 ok, 1 warning, 2 critical).")
+	m.data.SetUnit("{queue}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsQueues) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string, sapCpiJmsQueueStateAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueuesMetricAttributeKeySapCpiJmsBroker) {
+		dp.Attributes().PutStr("sap.cpi.jms.broker", sapCpiJmsBrokerAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueuesMetricAttributeKeySapCpiJmsQueueState) {
+		dp.Attributes().PutStr("sap.cpi.jms.queue_state", sapCpiJmsQueueStateAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsQueues) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsQueues) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsQueues(cfg SapcpiJmsQueuesMetricConfig) metricSapcpiJmsQueues {
+	m := metricSapcpiJmsQueues{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsQueuesLimit struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        SapcpiJmsQueuesLimitMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []int64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.queues.limit metric with initial data.
+func (m *metricSapcpiJmsQueuesLimit) init() {
+	m.data.SetName("sapcpi.jms.queues.limit")
+	m.data.SetDescription("JMS queue limit (MaxQueueNumber).")
+	m.data.SetUnit("{queue}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsQueuesLimit) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueuesLimitMetricAttributeKeySapCpiJmsBroker) {
+		dp.Attributes().PutStr("sap.cpi.jms.broker", sapCpiJmsBrokerAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsQueuesLimit) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsQueuesLimit) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsQueuesLimit(cfg SapcpiJmsQueuesLimitMetricConfig) metricSapcpiJmsQueuesLimit {
+	m := metricSapcpiJmsQueuesLimit{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsQueuesUsed struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        SapcpiJmsQueuesUsedMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []int64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.queues.used metric with initial data.
+func (m *metricSapcpiJmsQueuesUsed) init() {
+	m.data.SetName("sapcpi.jms.queues.used")
+	m.data.SetDescription("JMS queues in use (QueueNumber).")
+	m.data.SetUnit("{queue}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsQueuesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueuesUsedMetricAttributeKeySapCpiJmsBroker) {
+		dp.Attributes().PutStr("sap.cpi.jms.broker", sapCpiJmsBrokerAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsQueuesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsQueuesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsQueuesUsed(cfg SapcpiJmsQueuesUsedMetricConfig) metricSapcpiJmsQueuesUsed {
+	m := metricSapcpiJmsQueuesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiKeystoreEntriesExpiring struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        SapcpiKeystoreEntriesExpiringMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []int64                                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.keystore_entries.expiring metric with initial data.
+func (m *metricSapcpiKeystoreEntriesExpiring) init() {
+	m.data.SetName("sapcpi.keystore_entries.expiring")
+	m.data.SetDescription("Keystore entries that expire within inventory.expiry_warning (or have expired).")
+	m.data.SetUnit("{entry}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiKeystoreEntriesExpiring) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiKeystoreNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiKeystoreEntriesExpiringMetricAttributeKeySapCpiKeystoreName) {
+		dp.Attributes().PutStr("sap.cpi.keystore.name", sapCpiKeystoreNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiKeystoreEntriesExpiring) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiKeystoreEntriesExpiring) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiKeystoreEntriesExpiring(cfg SapcpiKeystoreEntriesExpiringMetricConfig) metricSapcpiKeystoreEntriesExpiring {
+	m := metricSapcpiKeystoreEntriesExpiring{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiKeystoreEntryTimeToExpiry struct {
+	data          pmetric.Metric                              // data buffer for generated metric.
+	config        SapcpiKeystoreEntryTimeToExpiryMetricConfig // metric config provided by user.
+	capacity      int                                         // max observed number of data points added to the metric.
+	aggDataPoints []float64                                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.keystore_entry.time_to_expiry metric with initial data.
+func (m *metricSapcpiKeystoreEntryTimeToExpiry) init() {
+	m.data.SetName("sapcpi.keystore_entry.time_to_expiry")
+	m.data.SetDescription("Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiKeystoreEntryTimeToExpiry) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCpiKeystoreNameAttributeValue string, sapCpiKeystoreAliasAttributeValue string, sapCpiKeystoreOwnerAttributeValue string, sapCpiKeystoreEntryTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreName) {
+		dp.Attributes().PutStr("sap.cpi.keystore.name", sapCpiKeystoreNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreAlias) {
+		dp.Attributes().PutStr("sap.cpi.keystore.alias", sapCpiKeystoreAliasAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreOwner) {
+		dp.Attributes().PutStr("sap.cpi.keystore.owner", sapCpiKeystoreOwnerAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiKeystoreEntryTimeToExpiryMetricAttributeKeySapCpiKeystoreEntryType) {
+		dp.Attributes().PutStr("sap.cpi.keystore.entry_type", sapCpiKeystoreEntryTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiKeystoreEntryTimeToExpiry) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiKeystoreEntryTimeToExpiry) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiKeystoreEntryTimeToExpiry(cfg SapcpiKeystoreEntryTimeToExpiryMetricConfig) metricSapcpiKeystoreEntryTimeToExpiry {
+	m := metricSapcpiKeystoreEntryTimeToExpiry{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSapcpiMessageDurationMax struct {
 	data          pmetric.Metric                       // data buffer for generated metric.
 	config        SapcpiMessageDurationMaxMetricConfig // metric config provided by user.
@@ -1164,27 +1962,269 @@ func newMetricSapcpiReceiverLag(cfg SapcpiReceiverLagMetricConfig) metricSapcpiR
 	return m
 }
 
+type metricSapcpiRuntimeArtifacts struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        SapcpiRuntimeArtifactsMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []int64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.runtime_artifacts metric with initial data.
+func (m *metricSapcpiRuntimeArtifacts) init() {
+	m.data.SetName("sapcpi.runtime_artifacts")
+	m.data.SetDescription("Deployed runtime artifacts by type and status.")
+	m.data.SetUnit("{artifact}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiRuntimeArtifacts) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiArtifactTypeAttributeValue string, sapCpiArtifactStatusAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactType) {
+		dp.Attributes().PutStr("sap.cpi.artifact.type", sapCpiArtifactTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiRuntimeArtifactsMetricAttributeKeySapCpiArtifactStatus) {
+		dp.Attributes().PutStr("sap.cpi.artifact.status", sapCpiArtifactStatusAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiRuntimeArtifacts) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiRuntimeArtifacts) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiRuntimeArtifacts(cfg SapcpiRuntimeArtifactsMetricConfig) metricSapcpiRuntimeArtifacts {
+	m := metricSapcpiRuntimeArtifacts{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiRuntimeArtifactsInError struct {
+	data     pmetric.Metric                            // data buffer for generated metric.
+	config   SapcpiRuntimeArtifactsInErrorMetricConfig // metric config provided by user.
+	capacity int                                       // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.runtime_artifacts.in_error metric with initial data.
+func (m *metricSapcpiRuntimeArtifactsInError) init() {
+	m.data.SetName("sapcpi.runtime_artifacts.in_error")
+	m.data.SetDescription("Deployed runtime artifacts in status ERROR.")
+	m.data.SetUnit("{artifact}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiRuntimeArtifactsInError) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiRuntimeArtifactsInError) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiRuntimeArtifactsInError) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiRuntimeArtifactsInError(cfg SapcpiRuntimeArtifactsInErrorMetricConfig) metricSapcpiRuntimeArtifactsInError {
+	m := metricSapcpiRuntimeArtifactsInError{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiServiceEndpoints struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        SapcpiServiceEndpointsMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []int64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.service_endpoints metric with initial data.
+func (m *metricSapcpiServiceEndpoints) init() {
+	m.data.SetName("sapcpi.service_endpoints")
+	m.data.SetDescription("Service endpoints by protocol.")
+	m.data.SetUnit("{endpoint}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiServiceEndpoints) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiEndpointProtocolAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiServiceEndpointsMetricAttributeKeySapCpiEndpointProtocol) {
+		dp.Attributes().PutStr("sap.cpi.endpoint.protocol", sapCpiEndpointProtocolAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiServiceEndpoints) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiServiceEndpoints) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiServiceEndpoints(cfg SapcpiServiceEndpointsMetricConfig) metricSapcpiServiceEndpoints {
+	m := metricSapcpiServiceEndpoints{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                           MetricsBuilderConfig // config of the metrics builder.
-	startTime                        pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                  int                  // maximum observed number of metrics per resource.
-	metricsBuffer                    pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                        component.BuildInfo  // contains version information.
-	resourceAttributeIncludeFilter   map[string]filter.Filter
-	resourceAttributeExcludeFilter   map[string]filter.Filter
-	metricSapcpiAlmErrorRate         metricSapcpiAlmErrorRate
-	metricSapcpiAlmExecutions        metricSapcpiAlmExecutions
-	metricSapcpiAlmHealthLimit       metricSapcpiAlmHealthLimit
-	metricSapcpiAlmHealthUsage       metricSapcpiAlmHealthUsage
-	metricSapcpiAlmHealthValue       metricSapcpiAlmHealthValue
-	metricSapcpiAPIRequests          metricSapcpiAPIRequests
-	metricSapcpiAPIThrottled         metricSapcpiAPIThrottled
-	metricSapcpiMessageDurationMax   metricSapcpiMessageDurationMax
-	metricSapcpiMessageDurationTotal metricSapcpiMessageDurationTotal
-	metricSapcpiMessages             metricSapcpiMessages
-	metricSapcpiReceiverLag          metricSapcpiReceiverLag
+	config                                MetricsBuilderConfig // config of the metrics builder.
+	startTime                             pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                       int                  // maximum observed number of metrics per resource.
+	metricsBuffer                         pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                             component.BuildInfo  // contains version information.
+	resourceAttributeIncludeFilter        map[string]filter.Filter
+	resourceAttributeExcludeFilter        map[string]filter.Filter
+	metricSapcpiAlmErrorRate              metricSapcpiAlmErrorRate
+	metricSapcpiAlmExecutions             metricSapcpiAlmExecutions
+	metricSapcpiAlmHealthLimit            metricSapcpiAlmHealthLimit
+	metricSapcpiAlmHealthUsage            metricSapcpiAlmHealthUsage
+	metricSapcpiAlmHealthValue            metricSapcpiAlmHealthValue
+	metricSapcpiAPIRequests               metricSapcpiAPIRequests
+	metricSapcpiAPIThrottled              metricSapcpiAPIThrottled
+	metricSapcpiIntegrationPackages       metricSapcpiIntegrationPackages
+	metricSapcpiJmsCapacityLimit          metricSapcpiJmsCapacityLimit
+	metricSapcpiJmsCapacityUsed           metricSapcpiJmsCapacityUsed
+	metricSapcpiJmsQueues                 metricSapcpiJmsQueues
+	metricSapcpiJmsQueuesLimit            metricSapcpiJmsQueuesLimit
+	metricSapcpiJmsQueuesUsed             metricSapcpiJmsQueuesUsed
+	metricSapcpiKeystoreEntriesExpiring   metricSapcpiKeystoreEntriesExpiring
+	metricSapcpiKeystoreEntryTimeToExpiry metricSapcpiKeystoreEntryTimeToExpiry
+	metricSapcpiMessageDurationMax        metricSapcpiMessageDurationMax
+	metricSapcpiMessageDurationTotal      metricSapcpiMessageDurationTotal
+	metricSapcpiMessages                  metricSapcpiMessages
+	metricSapcpiReceiverLag               metricSapcpiReceiverLag
+	metricSapcpiRuntimeArtifacts          metricSapcpiRuntimeArtifacts
+	metricSapcpiRuntimeArtifactsInError   metricSapcpiRuntimeArtifactsInError
+	metricSapcpiServiceEndpoints          metricSapcpiServiceEndpoints
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -1206,23 +2246,112 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                           mbc,
-		startTime:                        pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                    pmetric.NewMetrics(),
-		buildInfo:                        settings.BuildInfo,
-		metricSapcpiAlmErrorRate:         newMetricSapcpiAlmErrorRate(mbc.Metrics.SapcpiAlmErrorRate),
-		metricSapcpiAlmExecutions:        newMetricSapcpiAlmExecutions(mbc.Metrics.SapcpiAlmExecutions),
-		metricSapcpiAlmHealthLimit:       newMetricSapcpiAlmHealthLimit(mbc.Metrics.SapcpiAlmHealthLimit),
-		metricSapcpiAlmHealthUsage:       newMetricSapcpiAlmHealthUsage(mbc.Metrics.SapcpiAlmHealthUsage),
-		metricSapcpiAlmHealthValue:       newMetricSapcpiAlmHealthValue(mbc.Metrics.SapcpiAlmHealthValue),
-		metricSapcpiAPIRequests:          newMetricSapcpiAPIRequests(mbc.Metrics.SapcpiAPIRequests),
-		metricSapcpiAPIThrottled:         newMetricSapcpiAPIThrottled(mbc.Metrics.SapcpiAPIThrottled),
-		metricSapcpiMessageDurationMax:   newMetricSapcpiMessageDurationMax(mbc.Metrics.SapcpiMessageDurationMax),
-		metricSapcpiMessageDurationTotal: newMetricSapcpiMessageDurationTotal(mbc.Metrics.SapcpiMessageDurationTotal),
-		metricSapcpiMessages:             newMetricSapcpiMessages(mbc.Metrics.SapcpiMessages),
-		metricSapcpiReceiverLag:          newMetricSapcpiReceiverLag(mbc.Metrics.SapcpiReceiverLag),
-		resourceAttributeIncludeFilter:   make(map[string]filter.Filter),
-		resourceAttributeExcludeFilter:   make(map[string]filter.Filter),
+		config:                                mbc,
+		startTime:                             pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                         pmetric.NewMetrics(),
+		buildInfo:                             settings.BuildInfo,
+		metricSapcpiAlmErrorRate:              newMetricSapcpiAlmErrorRate(mbc.Metrics.SapcpiAlmErrorRate),
+		metricSapcpiAlmExecutions:             newMetricSapcpiAlmExecutions(mbc.Metrics.SapcpiAlmExecutions),
+		metricSapcpiAlmHealthLimit:            newMetricSapcpiAlmHealthLimit(mbc.Metrics.SapcpiAlmHealthLimit),
+		metricSapcpiAlmHealthUsage:            newMetricSapcpiAlmHealthUsage(mbc.Metrics.SapcpiAlmHealthUsage),
+		metricSapcpiAlmHealthValue:            newMetricSapcpiAlmHealthValue(mbc.Metrics.SapcpiAlmHealthValue),
+		metricSapcpiAPIRequests:               newMetricSapcpiAPIRequests(mbc.Metrics.SapcpiAPIRequests),
+		metricSapcpiAPIThrottled:              newMetricSapcpiAPIThrottled(mbc.Metrics.SapcpiAPIThrottled),
+		metricSapcpiIntegrationPackages:       newMetricSapcpiIntegrationPackages(mbc.Metrics.SapcpiIntegrationPackages),
+		metricSapcpiJmsCapacityLimit:          newMetricSapcpiJmsCapacityLimit(mbc.Metrics.SapcpiJmsCapacityLimit),
+		metricSapcpiJmsCapacityUsed:           newMetricSapcpiJmsCapacityUsed(mbc.Metrics.SapcpiJmsCapacityUsed),
+		metricSapcpiJmsQueues:                 newMetricSapcpiJmsQueues(mbc.Metrics.SapcpiJmsQueues),
+		metricSapcpiJmsQueuesLimit:            newMetricSapcpiJmsQueuesLimit(mbc.Metrics.SapcpiJmsQueuesLimit),
+		metricSapcpiJmsQueuesUsed:             newMetricSapcpiJmsQueuesUsed(mbc.Metrics.SapcpiJmsQueuesUsed),
+		metricSapcpiKeystoreEntriesExpiring:   newMetricSapcpiKeystoreEntriesExpiring(mbc.Metrics.SapcpiKeystoreEntriesExpiring),
+		metricSapcpiKeystoreEntryTimeToExpiry: newMetricSapcpiKeystoreEntryTimeToExpiry(mbc.Metrics.SapcpiKeystoreEntryTimeToExpiry),
+		metricSapcpiMessageDurationMax:        newMetricSapcpiMessageDurationMax(mbc.Metrics.SapcpiMessageDurationMax),
+		metricSapcpiMessageDurationTotal:      newMetricSapcpiMessageDurationTotal(mbc.Metrics.SapcpiMessageDurationTotal),
+		metricSapcpiMessages:                  newMetricSapcpiMessages(mbc.Metrics.SapcpiMessages),
+		metricSapcpiReceiverLag:               newMetricSapcpiReceiverLag(mbc.Metrics.SapcpiReceiverLag),
+		metricSapcpiRuntimeArtifacts:          newMetricSapcpiRuntimeArtifacts(mbc.Metrics.SapcpiRuntimeArtifacts),
+		metricSapcpiRuntimeArtifactsInError:   newMetricSapcpiRuntimeArtifactsInError(mbc.Metrics.SapcpiRuntimeArtifactsInError),
+		metricSapcpiServiceEndpoints:          newMetricSapcpiServiceEndpoints(mbc.Metrics.SapcpiServiceEndpoints),
+		resourceAttributeIncludeFilter:        make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:        make(map[string]filter.Filter),
+	}
+	if mbc.ResourceAttributes.SapCpiArtifactID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.artifact.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiArtifactID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.artifact.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiArtifactName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.artifact.name"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiArtifactName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.artifact.name"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactName.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiArtifactType.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.artifact.type"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactType.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiArtifactType.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.artifact.type"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactType.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiArtifactVersion.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.artifact.version"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactVersion.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiArtifactVersion.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.artifact.version"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactVersion.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiEndpointID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.endpoint.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiEndpointID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiEndpointID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.endpoint.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiEndpointID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiEndpointProtocol.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.endpoint.protocol"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiEndpointProtocol.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiEndpointProtocol.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.endpoint.protocol"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiEndpointProtocol.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiIflowID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.iflow.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiIflowID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiIflowID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.iflow.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiIflowID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiJmsBroker.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.jms.broker"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiJmsBroker.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiJmsBroker.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.jms.broker"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiJmsBroker.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiKeystoreAlias.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.keystore.alias"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiKeystoreAlias.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiKeystoreAlias.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.keystore.alias"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiKeystoreAlias.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiKeystoreName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.keystore.name"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiKeystoreName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiKeystoreName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.keystore.name"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiKeystoreName.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiPackageID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.package.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiPackageID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiPackageID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.package.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiPackageID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiPackageName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.package.name"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiPackageName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiPackageName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.package.name"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiPackageName.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.SapCpiPackageVersion.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["sap.cpi.package.version"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiPackageVersion.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.SapCpiPackageVersion.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["sap.cpi.package.version"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiPackageVersion.MetricsExclude)
 	}
 	if mbc.ResourceAttributes.SapCpiTenantName.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["sap.cpi.tenant.name"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiTenantName.MetricsInclude)
@@ -1312,10 +2441,21 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSapcpiAlmHealthValue.emit(ils.Metrics())
 	mb.metricSapcpiAPIRequests.emit(ils.Metrics())
 	mb.metricSapcpiAPIThrottled.emit(ils.Metrics())
+	mb.metricSapcpiIntegrationPackages.emit(ils.Metrics())
+	mb.metricSapcpiJmsCapacityLimit.emit(ils.Metrics())
+	mb.metricSapcpiJmsCapacityUsed.emit(ils.Metrics())
+	mb.metricSapcpiJmsQueues.emit(ils.Metrics())
+	mb.metricSapcpiJmsQueuesLimit.emit(ils.Metrics())
+	mb.metricSapcpiJmsQueuesUsed.emit(ils.Metrics())
+	mb.metricSapcpiKeystoreEntriesExpiring.emit(ils.Metrics())
+	mb.metricSapcpiKeystoreEntryTimeToExpiry.emit(ils.Metrics())
 	mb.metricSapcpiMessageDurationMax.emit(ils.Metrics())
 	mb.metricSapcpiMessageDurationTotal.emit(ils.Metrics())
 	mb.metricSapcpiMessages.emit(ils.Metrics())
 	mb.metricSapcpiReceiverLag.emit(ils.Metrics())
+	mb.metricSapcpiRuntimeArtifacts.emit(ils.Metrics())
+	mb.metricSapcpiRuntimeArtifactsInError.emit(ils.Metrics())
+	mb.metricSapcpiServiceEndpoints.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -1382,6 +2522,46 @@ func (mb *MetricsBuilder) RecordSapcpiAPIThrottledDataPoint(ts pcommon.Timestamp
 	mb.metricSapcpiAPIThrottled.recordDataPoint(mb.startTime, ts, val, sapCpiAPIGroupAttributeValue)
 }
 
+// RecordSapcpiIntegrationPackagesDataPoint adds a data point to sapcpi.integration_packages metric.
+func (mb *MetricsBuilder) RecordSapcpiIntegrationPackagesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSapcpiIntegrationPackages.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiJmsCapacityLimitDataPoint adds a data point to sapcpi.jms.capacity.limit metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsCapacityLimitDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
+	mb.metricSapcpiJmsCapacityLimit.recordDataPoint(mb.startTime, ts, val, sapCpiJmsBrokerAttributeValue)
+}
+
+// RecordSapcpiJmsCapacityUsedDataPoint adds a data point to sapcpi.jms.capacity.used metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsCapacityUsedDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
+	mb.metricSapcpiJmsCapacityUsed.recordDataPoint(mb.startTime, ts, val, sapCpiJmsBrokerAttributeValue)
+}
+
+// RecordSapcpiJmsQueuesDataPoint adds a data point to sapcpi.jms.queues metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsQueuesDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string, sapCpiJmsQueueStateAttributeValue AttributeSapCpiJmsQueueState) {
+	mb.metricSapcpiJmsQueues.recordDataPoint(mb.startTime, ts, val, sapCpiJmsBrokerAttributeValue, sapCpiJmsQueueStateAttributeValue.String())
+}
+
+// RecordSapcpiJmsQueuesLimitDataPoint adds a data point to sapcpi.jms.queues.limit metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsQueuesLimitDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
+	mb.metricSapcpiJmsQueuesLimit.recordDataPoint(mb.startTime, ts, val, sapCpiJmsBrokerAttributeValue)
+}
+
+// RecordSapcpiJmsQueuesUsedDataPoint adds a data point to sapcpi.jms.queues.used metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsQueuesUsedDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
+	mb.metricSapcpiJmsQueuesUsed.recordDataPoint(mb.startTime, ts, val, sapCpiJmsBrokerAttributeValue)
+}
+
+// RecordSapcpiKeystoreEntriesExpiringDataPoint adds a data point to sapcpi.keystore_entries.expiring metric.
+func (mb *MetricsBuilder) RecordSapcpiKeystoreEntriesExpiringDataPoint(ts pcommon.Timestamp, val int64, sapCpiKeystoreNameAttributeValue string) {
+	mb.metricSapcpiKeystoreEntriesExpiring.recordDataPoint(mb.startTime, ts, val, sapCpiKeystoreNameAttributeValue)
+}
+
+// RecordSapcpiKeystoreEntryTimeToExpiryDataPoint adds a data point to sapcpi.keystore_entry.time_to_expiry metric.
+func (mb *MetricsBuilder) RecordSapcpiKeystoreEntryTimeToExpiryDataPoint(ts pcommon.Timestamp, val float64, sapCpiKeystoreNameAttributeValue string, sapCpiKeystoreAliasAttributeValue string, sapCpiKeystoreOwnerAttributeValue string, sapCpiKeystoreEntryTypeAttributeValue string) {
+	mb.metricSapcpiKeystoreEntryTimeToExpiry.recordDataPoint(mb.startTime, ts, val, sapCpiKeystoreNameAttributeValue, sapCpiKeystoreAliasAttributeValue, sapCpiKeystoreOwnerAttributeValue, sapCpiKeystoreEntryTypeAttributeValue)
+}
+
 // RecordSapcpiMessageDurationMaxDataPoint adds a data point to sapcpi.message.duration.max metric.
 func (mb *MetricsBuilder) RecordSapcpiMessageDurationMaxDataPoint(ts pcommon.Timestamp, val float64, sapCpiIflowIDAttributeValue string, sapCpiMessageStatusAttributeValue string) {
 	mb.metricSapcpiMessageDurationMax.recordDataPoint(mb.startTime, ts, val, sapCpiIflowIDAttributeValue, sapCpiMessageStatusAttributeValue)
@@ -1400,6 +2580,21 @@ func (mb *MetricsBuilder) RecordSapcpiMessagesDataPoint(ts pcommon.Timestamp, va
 // RecordSapcpiReceiverLagDataPoint adds a data point to sapcpi.receiver.lag metric.
 func (mb *MetricsBuilder) RecordSapcpiReceiverLagDataPoint(ts pcommon.Timestamp, val float64, sapCpiSourceAttributeValue string) {
 	mb.metricSapcpiReceiverLag.recordDataPoint(mb.startTime, ts, val, sapCpiSourceAttributeValue)
+}
+
+// RecordSapcpiRuntimeArtifactsDataPoint adds a data point to sapcpi.runtime_artifacts metric.
+func (mb *MetricsBuilder) RecordSapcpiRuntimeArtifactsDataPoint(ts pcommon.Timestamp, val int64, sapCpiArtifactTypeAttributeValue string, sapCpiArtifactStatusAttributeValue string) {
+	mb.metricSapcpiRuntimeArtifacts.recordDataPoint(mb.startTime, ts, val, sapCpiArtifactTypeAttributeValue, sapCpiArtifactStatusAttributeValue)
+}
+
+// RecordSapcpiRuntimeArtifactsInErrorDataPoint adds a data point to sapcpi.runtime_artifacts.in_error metric.
+func (mb *MetricsBuilder) RecordSapcpiRuntimeArtifactsInErrorDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSapcpiRuntimeArtifactsInError.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiServiceEndpointsDataPoint adds a data point to sapcpi.service_endpoints metric.
+func (mb *MetricsBuilder) RecordSapcpiServiceEndpointsDataPoint(ts pcommon.Timestamp, val int64, sapCpiEndpointProtocolAttributeValue string) {
+	mb.metricSapcpiServiceEndpoints.recordDataPoint(mb.startTime, ts, val, sapCpiEndpointProtocolAttributeValue)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

@@ -74,10 +74,19 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["sapcpi.alm.health.value"] = mb.metricSapcpiAlmHealthValue.config.AggregationStrategy
 			aggMap["sapcpi.api.requests"] = mb.metricSapcpiAPIRequests.config.AggregationStrategy
 			aggMap["sapcpi.api.throttled"] = mb.metricSapcpiAPIThrottled.config.AggregationStrategy
+			aggMap["sapcpi.jms.capacity.limit"] = mb.metricSapcpiJmsCapacityLimit.config.AggregationStrategy
+			aggMap["sapcpi.jms.capacity.used"] = mb.metricSapcpiJmsCapacityUsed.config.AggregationStrategy
+			aggMap["sapcpi.jms.queues"] = mb.metricSapcpiJmsQueues.config.AggregationStrategy
+			aggMap["sapcpi.jms.queues.limit"] = mb.metricSapcpiJmsQueuesLimit.config.AggregationStrategy
+			aggMap["sapcpi.jms.queues.used"] = mb.metricSapcpiJmsQueuesUsed.config.AggregationStrategy
+			aggMap["sapcpi.keystore_entries.expiring"] = mb.metricSapcpiKeystoreEntriesExpiring.config.AggregationStrategy
+			aggMap["sapcpi.keystore_entry.time_to_expiry"] = mb.metricSapcpiKeystoreEntryTimeToExpiry.config.AggregationStrategy
 			aggMap["sapcpi.message.duration.max"] = mb.metricSapcpiMessageDurationMax.config.AggregationStrategy
 			aggMap["sapcpi.message.duration.total"] = mb.metricSapcpiMessageDurationTotal.config.AggregationStrategy
 			aggMap["sapcpi.messages"] = mb.metricSapcpiMessages.config.AggregationStrategy
 			aggMap["sapcpi.receiver.lag"] = mb.metricSapcpiReceiverLag.config.AggregationStrategy
+			aggMap["sapcpi.runtime_artifacts"] = mb.metricSapcpiRuntimeArtifacts.config.AggregationStrategy
+			aggMap["sapcpi.service_endpoints"] = mb.metricSapcpiServiceEndpoints.config.AggregationStrategy
 
 			expectedWarnings := 0
 			if tt.metricsSet != testDataSetReag {
@@ -130,6 +139,51 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSapcpiIntegrationPackagesDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsCapacityLimitDataPoint(ts, 1, "sap.cpi.jms.broker-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsCapacityLimitDataPoint(ts, 3, "sap.cpi.jms.broker-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsCapacityUsedDataPoint(ts, 1, "sap.cpi.jms.broker-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsCapacityUsedDataPoint(ts, 3, "sap.cpi.jms.broker-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsQueuesDataPoint(ts, 1, "sap.cpi.jms.broker-val", AttributeSapCpiJmsQueueStateOk)
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsQueuesDataPoint(ts, 3, "sap.cpi.jms.broker-val-2", AttributeSapCpiJmsQueueStateWarning)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsQueuesLimitDataPoint(ts, 1, "sap.cpi.jms.broker-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsQueuesLimitDataPoint(ts, 3, "sap.cpi.jms.broker-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsQueuesUsedDataPoint(ts, 1, "sap.cpi.jms.broker-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsQueuesUsedDataPoint(ts, 3, "sap.cpi.jms.broker-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiKeystoreEntriesExpiringDataPoint(ts, 1, "sap.cpi.keystore.name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiKeystoreEntriesExpiringDataPoint(ts, 3, "sap.cpi.keystore.name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiKeystoreEntryTimeToExpiryDataPoint(ts, 1, "sap.cpi.keystore.name-val", "sap.cpi.keystore.alias-val", "sap.cpi.keystore.owner-val", "sap.cpi.keystore.entry_type-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiKeystoreEntryTimeToExpiryDataPoint(ts, 3, "sap.cpi.keystore.name-val-2", "sap.cpi.keystore.alias-val-2", "sap.cpi.keystore.owner-val-2", "sap.cpi.keystore.entry_type-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSapcpiMessageDurationMaxDataPoint(ts, 1, "sap.cpi.iflow.id-val", "sap.cpi.message.status-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSapcpiMessageDurationMaxDataPoint(ts, 3, "sap.cpi.iflow.id-val-2", "sap.cpi.message.status-val-2")
@@ -152,8 +206,36 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				mb.RecordSapcpiReceiverLagDataPoint(ts, 3, "sap.cpi.source-val-2")
 			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiRuntimeArtifactsDataPoint(ts, 1, "sap.cpi.artifact.type-val", "sap.cpi.artifact.status-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiRuntimeArtifactsDataPoint(ts, 3, "sap.cpi.artifact.type-val-2", "sap.cpi.artifact.status-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiRuntimeArtifactsInErrorDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiServiceEndpointsDataPoint(ts, 1, "sap.cpi.endpoint.protocol-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiServiceEndpointsDataPoint(ts, 3, "sap.cpi.endpoint.protocol-val-2")
+			}
 
 			rb := mb.NewResourceBuilder()
+			rb.SetSapCpiArtifactID("sap.cpi.artifact.id-val")
+			rb.SetSapCpiArtifactName("sap.cpi.artifact.name-val")
+			rb.SetSapCpiArtifactType("sap.cpi.artifact.type-val")
+			rb.SetSapCpiArtifactVersion("sap.cpi.artifact.version-val")
+			rb.SetSapCpiEndpointID("sap.cpi.endpoint.id-val")
+			rb.SetSapCpiEndpointProtocol("sap.cpi.endpoint.protocol-val")
+			rb.SetSapCpiIflowID("sap.cpi.iflow.id-val")
+			rb.SetSapCpiJmsBroker("sap.cpi.jms.broker-val")
+			rb.SetSapCpiKeystoreAlias("sap.cpi.keystore.alias-val")
+			rb.SetSapCpiKeystoreName("sap.cpi.keystore.name-val")
+			rb.SetSapCpiPackageID("sap.cpi.package.id-val")
+			rb.SetSapCpiPackageName("sap.cpi.package.name-val")
+			rb.SetSapCpiPackageVersion("sap.cpi.package.version-val")
 			rb.SetSapCpiTenantName("sap.cpi.tenant.name-val")
 			rb.SetSapCpiTenantURL("sap.cpi.tenant.url-val")
 			res := rb.Emit()
@@ -166,10 +248,19 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricSapcpiAlmHealthValue.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiAPIRequests.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiAPIThrottled.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsCapacityLimit.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsCapacityUsed.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsQueues.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsQueuesLimit.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsQueuesUsed.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiKeystoreEntriesExpiring.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiKeystoreEntryTimeToExpiry.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessageDurationMax.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessageDurationTotal.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiReceiverLag.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiRuntimeArtifacts.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiServiceEndpoints.aggDataPoints)
 			}
 
 			if tt.expectEmpty {
@@ -624,6 +715,318 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("sap.cpi.api.group")
 						assert.False(t, ok)
 					}
+				case "sapcpi.integration_packages":
+					assert.False(t, validatedMetrics["sapcpi.integration_packages"], "Found a duplicate in the metrics slice: sapcpi.integration_packages")
+					validatedMetrics["sapcpi.integration_packages"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Integration packages on the tenant (inventory.packages).", mi.Description())
+					assert.Equal(t, "{package}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "sapcpi.jms.capacity.limit":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.capacity.limit"], "Found a duplicate in the metrics slice: sapcpi.jms.capacity.limit")
+						validatedMetrics["sapcpi.jms.capacity.limit"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS broker storage limit (MaxCapacity).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsBrokerAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.broker-val", sapCpiJmsBrokerAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.capacity.limit"], "Found a duplicate in the metrics slice: sapcpi.jms.capacity.limit")
+						validatedMetrics["sapcpi.jms.capacity.limit"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS broker storage limit (MaxCapacity).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.capacity.limit"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.capacity.used":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.capacity.used"], "Found a duplicate in the metrics slice: sapcpi.jms.capacity.used")
+						validatedMetrics["sapcpi.jms.capacity.used"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS broker storage in use (Capacity).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsBrokerAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.broker-val", sapCpiJmsBrokerAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.capacity.used"], "Found a duplicate in the metrics slice: sapcpi.jms.capacity.used")
+						validatedMetrics["sapcpi.jms.capacity.used"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS broker storage in use (Capacity).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.capacity.used"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.queues":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.queues"], "Found a duplicate in the metrics slice: sapcpi.jms.queues")
+						validatedMetrics["sapcpi.jms.queues"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS queues by fill state (QueueStates: 0 ok, 1 warning, 2 critical).", mi.Description())
+						assert.Equal(t, "{queue}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsBrokerAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.broker-val", sapCpiJmsBrokerAttrVal.Str())
+						sapCpiJmsQueueStateAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.queue_state")
+						assert.True(t, ok)
+						assert.Equal(t, "ok", sapCpiJmsQueueStateAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.queues"], "Found a duplicate in the metrics slice: sapcpi.jms.queues")
+						validatedMetrics["sapcpi.jms.queues"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS queues by fill state (QueueStates: 0 ok, 1 warning, 2 critical).", mi.Description())
+						assert.Equal(t, "{queue}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.queues"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.jms.queue_state")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.queues.limit":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.queues.limit"], "Found a duplicate in the metrics slice: sapcpi.jms.queues.limit")
+						validatedMetrics["sapcpi.jms.queues.limit"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS queue limit (MaxQueueNumber).", mi.Description())
+						assert.Equal(t, "{queue}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsBrokerAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.broker-val", sapCpiJmsBrokerAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.queues.limit"], "Found a duplicate in the metrics slice: sapcpi.jms.queues.limit")
+						validatedMetrics["sapcpi.jms.queues.limit"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS queue limit (MaxQueueNumber).", mi.Description())
+						assert.Equal(t, "{queue}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.queues.limit"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.queues.used":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.queues.used"], "Found a duplicate in the metrics slice: sapcpi.jms.queues.used")
+						validatedMetrics["sapcpi.jms.queues.used"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS queues in use (QueueNumber).", mi.Description())
+						assert.Equal(t, "{queue}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsBrokerAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.broker-val", sapCpiJmsBrokerAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.queues.used"], "Found a duplicate in the metrics slice: sapcpi.jms.queues.used")
+						validatedMetrics["sapcpi.jms.queues.used"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "JMS queues in use (QueueNumber).", mi.Description())
+						assert.Equal(t, "{queue}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.queues.used"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.False(t, ok)
+					}
+				case "sapcpi.keystore_entries.expiring":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.keystore_entries.expiring"], "Found a duplicate in the metrics slice: sapcpi.keystore_entries.expiring")
+						validatedMetrics["sapcpi.keystore_entries.expiring"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Keystore entries that expire within inventory.expiry_warning (or have expired).", mi.Description())
+						assert.Equal(t, "{entry}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiKeystoreNameAttrVal, ok := dp.Attributes().Get("sap.cpi.keystore.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.keystore.name-val", sapCpiKeystoreNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.keystore_entries.expiring"], "Found a duplicate in the metrics slice: sapcpi.keystore_entries.expiring")
+						validatedMetrics["sapcpi.keystore_entries.expiring"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Keystore entries that expire within inventory.expiry_warning (or have expired).", mi.Description())
+						assert.Equal(t, "{entry}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.keystore_entries.expiring"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.keystore.name")
+						assert.False(t, ok)
+					}
+				case "sapcpi.keystore_entry.time_to_expiry":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.keystore_entry.time_to_expiry"], "Found a duplicate in the metrics slice: sapcpi.keystore_entry.time_to_expiry")
+						validatedMetrics["sapcpi.keystore_entry.time_to_expiry"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCpiKeystoreNameAttrVal, ok := dp.Attributes().Get("sap.cpi.keystore.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.keystore.name-val", sapCpiKeystoreNameAttrVal.Str())
+						sapCpiKeystoreAliasAttrVal, ok := dp.Attributes().Get("sap.cpi.keystore.alias")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.keystore.alias-val", sapCpiKeystoreAliasAttrVal.Str())
+						sapCpiKeystoreOwnerAttrVal, ok := dp.Attributes().Get("sap.cpi.keystore.owner")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.keystore.owner-val", sapCpiKeystoreOwnerAttrVal.Str())
+						sapCpiKeystoreEntryTypeAttrVal, ok := dp.Attributes().Get("sap.cpi.keystore.entry_type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.keystore.entry_type-val", sapCpiKeystoreEntryTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.keystore_entry.time_to_expiry"], "Found a duplicate in the metrics slice: sapcpi.keystore_entry.time_to_expiry")
+						validatedMetrics["sapcpi.keystore_entry.time_to_expiry"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.keystore_entry.time_to_expiry"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.keystore.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.keystore.alias")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.keystore.owner")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.keystore.entry_type")
+						assert.False(t, ok)
+					}
 				case "sapcpi.message.duration.max":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["sapcpi.message.duration.max"], "Found a duplicate in the metrics slice: sapcpi.message.duration.max")
@@ -805,6 +1208,103 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
 						}
 						_, ok := dp.Attributes().Get("sap.cpi.source")
+						assert.False(t, ok)
+					}
+				case "sapcpi.runtime_artifacts":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.runtime_artifacts"], "Found a duplicate in the metrics slice: sapcpi.runtime_artifacts")
+						validatedMetrics["sapcpi.runtime_artifacts"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Deployed runtime artifacts by type and status.", mi.Description())
+						assert.Equal(t, "{artifact}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiArtifactTypeAttrVal, ok := dp.Attributes().Get("sap.cpi.artifact.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.artifact.type-val", sapCpiArtifactTypeAttrVal.Str())
+						sapCpiArtifactStatusAttrVal, ok := dp.Attributes().Get("sap.cpi.artifact.status")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.artifact.status-val", sapCpiArtifactStatusAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.runtime_artifacts"], "Found a duplicate in the metrics slice: sapcpi.runtime_artifacts")
+						validatedMetrics["sapcpi.runtime_artifacts"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Deployed runtime artifacts by type and status.", mi.Description())
+						assert.Equal(t, "{artifact}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.runtime_artifacts"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.artifact.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.artifact.status")
+						assert.False(t, ok)
+					}
+				case "sapcpi.runtime_artifacts.in_error":
+					assert.False(t, validatedMetrics["sapcpi.runtime_artifacts.in_error"], "Found a duplicate in the metrics slice: sapcpi.runtime_artifacts.in_error")
+					validatedMetrics["sapcpi.runtime_artifacts.in_error"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Deployed runtime artifacts in status ERROR.", mi.Description())
+					assert.Equal(t, "{artifact}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "sapcpi.service_endpoints":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.service_endpoints"], "Found a duplicate in the metrics slice: sapcpi.service_endpoints")
+						validatedMetrics["sapcpi.service_endpoints"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Service endpoints by protocol.", mi.Description())
+						assert.Equal(t, "{endpoint}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiEndpointProtocolAttrVal, ok := dp.Attributes().Get("sap.cpi.endpoint.protocol")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.endpoint.protocol-val", sapCpiEndpointProtocolAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.service_endpoints"], "Found a duplicate in the metrics slice: sapcpi.service_endpoints")
+						validatedMetrics["sapcpi.service_endpoints"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Service endpoints by protocol.", mi.Description())
+						assert.Equal(t, "{endpoint}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.service_endpoints"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.endpoint.protocol")
 						assert.False(t, ok)
 					}
 				}

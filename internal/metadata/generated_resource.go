@@ -21,6 +21,97 @@ func NewResourceBuilder(rac ResourceAttributesConfig) *ResourceBuilder {
 	}
 }
 
+// SetSapCpiArtifactID sets provided value as "sap.cpi.artifact.id" attribute.
+func (rb *ResourceBuilder) SetSapCpiArtifactID(val string) {
+	if rb.config.SapCpiArtifactID.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.artifact.id", val)
+	}
+}
+
+// SetSapCpiArtifactName sets provided value as "sap.cpi.artifact.name" attribute.
+func (rb *ResourceBuilder) SetSapCpiArtifactName(val string) {
+	if rb.config.SapCpiArtifactName.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.artifact.name", val)
+	}
+}
+
+// SetSapCpiArtifactType sets provided value as "sap.cpi.artifact.type" attribute.
+func (rb *ResourceBuilder) SetSapCpiArtifactType(val string) {
+	if rb.config.SapCpiArtifactType.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.artifact.type", val)
+	}
+}
+
+// SetSapCpiArtifactVersion sets provided value as "sap.cpi.artifact.version" attribute.
+func (rb *ResourceBuilder) SetSapCpiArtifactVersion(val string) {
+	if rb.config.SapCpiArtifactVersion.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.artifact.version", val)
+	}
+}
+
+// SetSapCpiEndpointID sets provided value as "sap.cpi.endpoint.id" attribute.
+func (rb *ResourceBuilder) SetSapCpiEndpointID(val string) {
+	if rb.config.SapCpiEndpointID.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.endpoint.id", val)
+	}
+}
+
+// SetSapCpiEndpointProtocol sets provided value as "sap.cpi.endpoint.protocol" attribute.
+func (rb *ResourceBuilder) SetSapCpiEndpointProtocol(val string) {
+	if rb.config.SapCpiEndpointProtocol.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.endpoint.protocol", val)
+	}
+}
+
+// SetSapCpiIflowID sets provided value as "sap.cpi.iflow.id" attribute.
+func (rb *ResourceBuilder) SetSapCpiIflowID(val string) {
+	if rb.config.SapCpiIflowID.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.iflow.id", val)
+	}
+}
+
+// SetSapCpiJmsBroker sets provided value as "sap.cpi.jms.broker" attribute.
+func (rb *ResourceBuilder) SetSapCpiJmsBroker(val string) {
+	if rb.config.SapCpiJmsBroker.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.jms.broker", val)
+	}
+}
+
+// SetSapCpiKeystoreAlias sets provided value as "sap.cpi.keystore.alias" attribute.
+func (rb *ResourceBuilder) SetSapCpiKeystoreAlias(val string) {
+	if rb.config.SapCpiKeystoreAlias.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.keystore.alias", val)
+	}
+}
+
+// SetSapCpiKeystoreName sets provided value as "sap.cpi.keystore.name" attribute.
+func (rb *ResourceBuilder) SetSapCpiKeystoreName(val string) {
+	if rb.config.SapCpiKeystoreName.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.keystore.name", val)
+	}
+}
+
+// SetSapCpiPackageID sets provided value as "sap.cpi.package.id" attribute.
+func (rb *ResourceBuilder) SetSapCpiPackageID(val string) {
+	if rb.config.SapCpiPackageID.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.package.id", val)
+	}
+}
+
+// SetSapCpiPackageName sets provided value as "sap.cpi.package.name" attribute.
+func (rb *ResourceBuilder) SetSapCpiPackageName(val string) {
+	if rb.config.SapCpiPackageName.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.package.name", val)
+	}
+}
+
+// SetSapCpiPackageVersion sets provided value as "sap.cpi.package.version" attribute.
+func (rb *ResourceBuilder) SetSapCpiPackageVersion(val string) {
+	if rb.config.SapCpiPackageVersion.Enabled {
+		rb.res.Attributes().PutStr("sap.cpi.package.version", val)
+	}
+}
+
 // SetSapCpiTenantName sets provided value as "sap.cpi.tenant.name" attribute.
 func (rb *ResourceBuilder) SetSapCpiTenantName(val string) {
 	if rb.config.SapCpiTenantName.Enabled {

@@ -13,6 +13,19 @@ func TestResourceBuilder(t *testing.T) {
 		t.Run(tt, func(t *testing.T) {
 			cfg := loadResourceAttributesConfig(t, tt)
 			rb := NewResourceBuilder(cfg)
+			rb.SetSapCpiArtifactID("sap.cpi.artifact.id-val")
+			rb.SetSapCpiArtifactName("sap.cpi.artifact.name-val")
+			rb.SetSapCpiArtifactType("sap.cpi.artifact.type-val")
+			rb.SetSapCpiArtifactVersion("sap.cpi.artifact.version-val")
+			rb.SetSapCpiEndpointID("sap.cpi.endpoint.id-val")
+			rb.SetSapCpiEndpointProtocol("sap.cpi.endpoint.protocol-val")
+			rb.SetSapCpiIflowID("sap.cpi.iflow.id-val")
+			rb.SetSapCpiJmsBroker("sap.cpi.jms.broker-val")
+			rb.SetSapCpiKeystoreAlias("sap.cpi.keystore.alias-val")
+			rb.SetSapCpiKeystoreName("sap.cpi.keystore.name-val")
+			rb.SetSapCpiPackageID("sap.cpi.package.id-val")
+			rb.SetSapCpiPackageName("sap.cpi.package.name-val")
+			rb.SetSapCpiPackageVersion("sap.cpi.package.version-val")
 			rb.SetSapCpiTenantName("sap.cpi.tenant.name-val")
 			rb.SetSapCpiTenantURL("sap.cpi.tenant.url-val")
 
@@ -21,14 +34,79 @@ func TestResourceBuilder(t *testing.T) {
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 2, res.Attributes().Len())
+				assert.Equal(t, 15, res.Attributes().Len())
 			case "all_set":
-				assert.Equal(t, 2, res.Attributes().Len())
+				assert.Equal(t, 15, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
 			default:
 				assert.Failf(t, "unexpected test case: %s", tt)
+			}
+			sapCpiArtifactIDAttrVal, ok := res.Attributes().Get("sap.cpi.artifact.id")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.artifact.id-val", sapCpiArtifactIDAttrVal.Str())
+			}
+			sapCpiArtifactNameAttrVal, ok := res.Attributes().Get("sap.cpi.artifact.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.artifact.name-val", sapCpiArtifactNameAttrVal.Str())
+			}
+			sapCpiArtifactTypeAttrVal, ok := res.Attributes().Get("sap.cpi.artifact.type")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.artifact.type-val", sapCpiArtifactTypeAttrVal.Str())
+			}
+			sapCpiArtifactVersionAttrVal, ok := res.Attributes().Get("sap.cpi.artifact.version")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.artifact.version-val", sapCpiArtifactVersionAttrVal.Str())
+			}
+			sapCpiEndpointIDAttrVal, ok := res.Attributes().Get("sap.cpi.endpoint.id")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.endpoint.id-val", sapCpiEndpointIDAttrVal.Str())
+			}
+			sapCpiEndpointProtocolAttrVal, ok := res.Attributes().Get("sap.cpi.endpoint.protocol")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.endpoint.protocol-val", sapCpiEndpointProtocolAttrVal.Str())
+			}
+			sapCpiIflowIDAttrVal, ok := res.Attributes().Get("sap.cpi.iflow.id")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.iflow.id-val", sapCpiIflowIDAttrVal.Str())
+			}
+			sapCpiJmsBrokerAttrVal, ok := res.Attributes().Get("sap.cpi.jms.broker")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.jms.broker-val", sapCpiJmsBrokerAttrVal.Str())
+			}
+			sapCpiKeystoreAliasAttrVal, ok := res.Attributes().Get("sap.cpi.keystore.alias")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.keystore.alias-val", sapCpiKeystoreAliasAttrVal.Str())
+			}
+			sapCpiKeystoreNameAttrVal, ok := res.Attributes().Get("sap.cpi.keystore.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.keystore.name-val", sapCpiKeystoreNameAttrVal.Str())
+			}
+			sapCpiPackageIDAttrVal, ok := res.Attributes().Get("sap.cpi.package.id")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.package.id-val", sapCpiPackageIDAttrVal.Str())
+			}
+			sapCpiPackageNameAttrVal, ok := res.Attributes().Get("sap.cpi.package.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.package.name-val", sapCpiPackageNameAttrVal.Str())
+			}
+			sapCpiPackageVersionAttrVal, ok := res.Attributes().Get("sap.cpi.package.version")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "sap.cpi.package.version-val", sapCpiPackageVersionAttrVal.Str())
 			}
 			sapCpiTenantNameAttrVal, ok := res.Attributes().Get("sap.cpi.tenant.name")
 			assert.True(t, ok)
