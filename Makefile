@@ -30,7 +30,8 @@ $(FAKECPI): $(SOURCES)
 
 ## run: the distribution against the simulated tenant, printing records with the debug exporter
 run: $(OTELCOL) $(FAKECPI)
-	@mkdir -p $(RUNDIR)/storage
+	@# The simulated tenant starts afresh each time, so the checkpoints of an earlier run do not apply.
+	@rm -rf $(RUNDIR)/storage && mkdir -p $(RUNDIR)/storage
 	@echo "Starting the simulated tenant on 127.0.0.1:8765 (service key: $(RUNDIR)/service-key.json)"
 	@$(FAKECPI) -addr 127.0.0.1:8765 -rate 2 -backlog 40 -backlog-span 20m -fault-rate 0.05 \
 		-service-key-out $(RUNDIR)/service-key.json -calm-service-key-out $(RUNDIR)/calm-service-key.json & echo $$! > $(RUNDIR)/fakecpi.pid; \

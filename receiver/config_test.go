@@ -85,6 +85,25 @@ func TestConfigCloudALMIsOffByDefaultAndReadsItsOwnKey(t *testing.T) {
 	assert.Equal(t, 24, c.BucketsPerRequest, "defaults kept")
 }
 
+func TestConfigInventoryDefaultsNeedOnlyTheMinimumRole(t *testing.T) {
+	inv := loadConfig(t, "defaults").Inventory
+	assert.True(t, inv.Enabled)
+	assert.Equal(t, time.Hour, inv.SnapshotInterval)
+	assert.Equal(t, 5*time.Minute, inv.RuntimeArtifacts.Interval)
+	assert.Equal(t, time.Hour, inv.Keystores.Interval)
+	assert.Equal(t, []string{"system"}, inv.Keystores.Names)
+	assert.False(t, inv.Packages.Enabled, "design-time content needs more than MonitoringDataRead")
+	assert.True(t, inv.JMS.Enabled)
+
+	cfg := loadConfig(t, "inventory")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 6*time.Hour, cfg.Inventory.SnapshotInterval)
+	assert.Equal(t, []string{"system", "backup_admin_system"}, cfg.Inventory.Keystores.Names)
+	assert.True(t, cfg.Inventory.Packages.Enabled)
+	assert.False(t, cfg.Inventory.JMS.Enabled)
+	assert.True(t, cfg.Inventory.ServiceEndpoints.Enabled, "untouched sources keep their defaults")
+}
+
 func TestConfigSecretsAreOpaque(t *testing.T) {
 	cfg := loadConfig(t, "full")
 	out, err := cfg.OAuth2.ClientSecret.MarshalText()
@@ -107,6 +126,12 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 		"no_credentials":   {"no credentials: set exactly one of service_key_file, oauth2, basic, or auth"},
 		"two_credentials":  {"set only one of service_key_file, oauth2, basic and auth; found oauth2 and basic"},
 		"missing_key_file": {"service_key_file: reading service key"},
+		"inventory_bad": {
+			"inventory.snapshot_interval: must be at least 1m, got 10s",
+			"inventory.expiry_warning: must be positive",
+			"inventory.runtime_artifacts.interval: must be at least 10s, got 1s",
+			"inventory.keystores.names: name at least one keystore",
+		},
 		"cloud_alm_bad": {
 			"cloud_alm: set exactly one of service_key_file, oauth2 or auth",
 			"cloud_alm.endpoint: required unless service_key_file is set",

@@ -192,7 +192,7 @@ func (s *Server) inventory(path string, q map[string][]string, base string, now 
 				"Mode": "EDIT_ALLOWED", "SupportedPlatform": "SAP Cloud Integration", "ModifiedBy": "jane.doe@acme.example",
 				"CreationDate": strconv.FormatInt(s.opts.Start.Add(-400*24*time.Hour).UnixMilli(), 10),
 				"ModifiedDate": strconv.FormatInt(s.opts.Start.Add(-3*24*time.Hour).UnixMilli(), 10),
-				"CreatedBy": "john.roe@acme.example", "Products": "[]", "Keywords": "[]", "Countries": "[]", "Industries": "[]", "LineOfBusiness": "[]",
+				"CreatedBy":    "john.roe@acme.example", "Products": "[]", "Keywords": "[]", "Countries": "[]", "Industries": "[]", "LineOfBusiness": "[]",
 			})
 		}
 		return collection(rows)
