@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -140,38 +139,14 @@ func (t *tenant) newCloudALMClient(ctx context.Context, host component.Host) (*c
 			endpoint = key.Endpoints.API
 		}
 	case c.OAuth2 != nil:
-		creds = &httpapi.OAuth2Credentials{ClientID: c.OAuth2.ClientID, ClientSecret: string(c.OAuth2.ClientSecret), TokenURL: c.OAuth2.TokenURL}
+		creds = c.OAuth2.credentials()
 	}
-	httpCfg := c.ClientConfig
-	httpCfg.Endpoint = endpoint
-	httpClient, err := httpCfg.ToClient(ctx, host.GetExtensions(), t.set.TelemetrySettings)
+	settings, err := t.apiSettings(ctx, host, c.ClientConfig, endpoint, creds, nil)
 	if err != nil {
-		return nil, fmt.Errorf("building the Cloud ALM HTTP client: %w", err)
+		return nil, err
 	}
-	var refresher httpapi.Refresher
-	if creds != nil {
-		tokenCfg := c.ClientConfig
-		tokenCfg.Headers = nil
-		tokenClient, err := tokenCfg.ToClient(ctx, nil, t.set.TelemetrySettings)
-		if err != nil {
-			return nil, fmt.Errorf("building the Cloud ALM token client: %w", err)
-		}
-		var rt http.RoundTripper
-		rt, refresher = httpapi.NewOAuth2Transport(httpClient.Transport, tokenClient, *creds)
-		httpClient.Transport = rt
-	}
-	return calm.NewClient(endpoint, httpapi.Settings{
-		HTTPClient: httpClient,
-		Refresher:  refresher,
-		RateLimits: map[string]httpapi.RateLimit{calm.GroupAnalytics.Name: {RequestsPerSecond: c.RateLimit.RequestsPerSecond, Burst: c.RateLimit.Burst}},
-		Retry: httpapi.RetryPolicy{
-			MaxRetries: t.cfg.Retry.MaxRetries, InitialInterval: t.cfg.Retry.InitialInterval,
-			MaxInterval: t.cfg.Retry.MaxInterval, MaxRetryAfter: t.cfg.Retry.MaxRetryAfter,
-		},
-		MaxBodySize: t.cfg.MaxResponseSize,
-		Observer:    t.telemetry,
-		UserAgent:   "otelcol-sapcpi/" + t.set.BuildInfo.Version,
-	})
+	settings.RateLimits = map[string]httpapi.RateLimit{calm.GroupAnalytics.Name: {RequestsPerSecond: c.RateLimit.RequestsPerSecond, Burst: c.RateLimit.Burst}}
+	return calm.NewClient(endpoint, settings)
 }
 
 // almClient is the part of the Cloud ALM client a source needs.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/receiver"
@@ -218,11 +218,10 @@ func (t *tenant) stop(ctx context.Context) error {
 	return nil
 }
 
-// newClient builds the HTTP client from confighttp (TLS, proxy, timeout, headers, auth extension) and
-// adds the receiver's own authentication on top.
+// newClient builds the CPI client: confighttp (TLS, proxy, timeout, headers, auth extension) with the
+// receiver's own authentication on top.
 func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Client, error) {
 	cfg := t.cfg
-	httpCfg := cfg.ClientConfig
 	endpoint := cfg.Endpoint
 	var creds *httpapi.OAuth2Credentials
 	switch {
@@ -240,41 +239,53 @@ func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Clien
 			endpoint = key.OAuth.URL
 		}
 	case cfg.OAuth2 != nil:
-		creds = &httpapi.OAuth2Credentials{ClientID: cfg.OAuth2.ClientID, ClientSecret: string(cfg.OAuth2.ClientSecret), TokenURL: cfg.OAuth2.TokenURL}
+		creds = cfg.OAuth2.credentials()
 	}
+	settings, err := t.apiSettings(ctx, host, cfg.ClientConfig, endpoint, creds, cfg.Basic)
+	if err != nil {
+		return nil, err
+	}
+	settings.RateLimits = toClientLimits(cfg.RateLimits)
+	return cpi.NewClient(cpi.Settings{ServiceRoot: endpoint, Settings: settings})
+}
+
+func (o *OAuth2Config) credentials() *httpapi.OAuth2Credentials {
+	return &httpapi.OAuth2Credentials{ClientID: o.ClientID, ClientSecret: string(o.ClientSecret), TokenURL: o.TokenURL}
+}
+
+// apiSettings builds what every API client shares: the HTTP client from confighttp with OAuth2 (through
+// a token client with the same TLS, proxy and timeout but without the API's headers) or Basic on top,
+// and the receiver's retry, size and telemetry settings.
+func (t *tenant) apiSettings(ctx context.Context, host component.Host, httpCfg confighttp.ClientConfig, endpoint string,
+	creds *httpapi.OAuth2Credentials, basic *BasicAuthConfig,
+) (httpapi.Settings, error) {
+	tokenCfg := httpCfg
 	httpCfg.Endpoint = endpoint
 	httpClient, err := httpCfg.ToClient(ctx, host.GetExtensions(), t.set.TelemetrySettings)
 	if err != nil {
-		return nil, fmt.Errorf("building HTTP client: %w", err)
+		return httpapi.Settings{}, fmt.Errorf("building the HTTP client for %s: %w", endpoint, err)
 	}
 	var refresher httpapi.Refresher
 	switch {
 	case creds != nil:
-		// The token endpoint is reached with the same TLS, proxy and timeout, but without the API auth.
-		tokenCfg := cfg.ClientConfig
 		tokenCfg.Headers = nil
 		tokenClient, err := tokenCfg.ToClient(ctx, nil, t.set.TelemetrySettings)
 		if err != nil {
-			return nil, fmt.Errorf("building token client: %w", err)
+			return httpapi.Settings{}, fmt.Errorf("building the token client for %s: %w", creds.TokenURL, err)
 		}
-		var rt http.RoundTripper
-		rt, refresher = httpapi.NewOAuth2Transport(httpClient.Transport, tokenClient, *creds)
-		httpClient.Transport = rt
-	case cfg.Basic != nil:
-		httpClient.Transport = &httpapi.BasicTransport{Username: cfg.Basic.Username, Password: string(cfg.Basic.Password), Base: httpClient.Transport}
+		httpClient.Transport, refresher = httpapi.NewOAuth2Transport(httpClient.Transport, tokenClient, *creds)
+	case basic != nil:
+		httpClient.Transport = &httpapi.BasicTransport{Username: basic.Username, Password: string(basic.Password), Base: httpClient.Transport}
 	}
-	return cpi.NewClient(cpi.Settings{ServiceRoot: endpoint, Settings: httpapi.Settings{
-		HTTPClient: httpClient,
-		Refresher:  refresher,
-		RateLimits: toClientLimits(cfg.RateLimits),
-		Retry: httpapi.RetryPolicy{
-			MaxRetries: cfg.Retry.MaxRetries, InitialInterval: cfg.Retry.InitialInterval,
-			MaxInterval: cfg.Retry.MaxInterval, MaxRetryAfter: cfg.Retry.MaxRetryAfter,
-		},
-		MaxBodySize: cfg.MaxResponseSize,
+	r := t.cfg.Retry
+	return httpapi.Settings{
+		HTTPClient:  httpClient,
+		Refresher:   refresher,
+		Retry:       httpapi.RetryPolicy{MaxRetries: r.MaxRetries, InitialInterval: r.InitialInterval, MaxInterval: r.MaxInterval, MaxRetryAfter: r.MaxRetryAfter},
+		MaxBodySize: t.cfg.MaxResponseSize,
 		Observer:    t.telemetry,
 		UserAgent:   "otelcol-sapcpi/" + t.set.BuildInfo.Version,
-	}})
+	}, nil
 }
 
 func toClientLimits(r RateLimitsConfig) map[string]httpapi.RateLimit {

@@ -2,7 +2,6 @@ package cpi
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -53,24 +52,9 @@ type CustomHeaderProperty struct {
 	Value string
 }
 
-// CustomHeaderProperties is the CustomHeaderProperties navigation: {"results":[…]} when expanded, a
-// {"__deferred":…} stub otherwise (read as empty).
-type CustomHeaderProperties []CustomHeaderProperty
-
-// UnmarshalJSON accepts an expanded navigation, a bare array, a deferred stub and null.
-func (p *CustomHeaderProperties) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '[' {
-		return json.Unmarshal(b, (*[]CustomHeaderProperty)(p))
-	}
-	var nav struct {
-		Results []CustomHeaderProperty `json:"results"`
-	}
-	if err := json.Unmarshal(b, &nav); err != nil {
-		return err
-	}
-	*p = nav.Results
-	return nil
-}
+// CustomHeaderProperties is the CustomHeaderProperties navigation: expanded when custom headers are
+// asked for, a deferred stub (read as empty) otherwise.
+type CustomHeaderProperties = Expanded[CustomHeaderProperty]
 
 // MessageStatus values, as the API spells them.
 const (

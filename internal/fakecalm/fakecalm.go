@@ -4,16 +4,15 @@
 package fakecalm
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/simauth"
 )
 
 // Options configure the simulation.
@@ -35,8 +34,9 @@ type Server struct {
 	now  func() time.Time
 	mux  *http.ServeMux
 
+	auth *simauth.Issuer
+
 	mu           sync.Mutex
-	tokens       map[string]bool
 	outage       bool
 	missingScope bool
 	requests     int
@@ -59,12 +59,13 @@ func New(opts Options) *Server {
 	if opts.LateBy == 0 {
 		opts.LateBy = 20 * time.Minute
 	}
-	s := &Server{opts: opts, now: opts.Now, tokens: map[string]bool{}}
+	s := &Server{opts: opts, now: opts.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST /oauth/token", s.token)
+	s.auth = simauth.New(opts.ClientID, opts.ClientSecret, 12*time.Hour, s.now)
+	s.mux.Handle("POST /oauth/token", s.auth)
 	s.mux.HandleFunc("POST /api/calm-analytics/v1/analytics/providers/data", s.data)
 	return s
 }
@@ -125,28 +126,6 @@ func (s *Server) Executions(flow, status string, start time.Time, size time.Dura
 	return base + int64(r%2) // a late execution for every other series
 }
 
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.Form.Get("grant_type") != "client_credentials" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
-		return
-	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
-	}
-	if id != s.opts.ClientID || secret != s.opts.ClientSecret {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
-		return
-	}
-	var raw [18]byte
-	_, _ = rand.Read(raw[:])
-	tok := base64.RawURLEncoding.EncodeToString(raw[:])
-	s.mu.Lock()
-	s.tokens[tok] = true
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 43199})
-}
-
 type request struct {
 	Format    string `json:"format"`
 	TimeRange struct {
@@ -164,10 +143,10 @@ type request struct {
 }
 
 func (s *Server) data(w http.ResponseWriter, r *http.Request) {
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	_, known := s.auth.Bearer(r)
 	s.mu.Lock()
 	s.requests++
-	known, outage, noScope := s.tokens[tok], s.outage, s.missingScope
+	outage, noScope := s.outage, s.missingScope
 	s.mu.Unlock()
 	switch {
 	case !known:

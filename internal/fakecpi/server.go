@@ -5,8 +5,6 @@
 package fakecpi
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/simauth"
 )
 
 // Fault is a failure the tenant can be told to produce.
@@ -79,10 +79,11 @@ type Server struct {
 	now  func() time.Time
 	mux  *http.ServeMux
 
+	auth *simauth.Issuer
+
 	mu       sync.Mutex
 	store    *store
 	started  bool
-	tokens   map[string]time.Time
 	faults   []Fault
 	faultRNG *mrand.Rand
 	stats    Stats
@@ -122,7 +123,6 @@ func New(opts Options) *Server {
 	s := &Server{
 		opts:     opts,
 		now:      opts.Now,
-		tokens:   map[string]time.Time{},
 		faultRNG: mrand.New(mrand.NewPCG(opts.Seed+1, 7)),
 		stats:    Stats{FaultsInjected: map[Fault]int{}},
 	}
@@ -131,7 +131,8 @@ func New(opts Options) *Server {
 	}
 	s.store = &store{gen: newGenerator(opts.Seed, opts.TimeScale, opts.LateBy), byGUID: map[string]*message{}}
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST /oauth/token", s.token)
+	s.auth = simauth.New(opts.ClientID, opts.ClientSecret, opts.TokenTTL, s.now)
+	s.mux.Handle("POST /oauth/token", s.auth)
 	s.mux.HandleFunc("GET /api/v1/", s.api)
 	return s
 }
@@ -165,6 +166,7 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.stats
+	out.TokensIssued = s.auth.Issued()
 	out.FaultsInjected = map[Fault]int{}
 	for k, v := range s.stats.FaultsInjected {
 		out.FaultsInjected[k] = v
@@ -237,45 +239,12 @@ func (s *Server) Truth() []Truth {
 	return out
 }
 
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.Form.Get("grant_type") != "client_credentials" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
-		return
-	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
-	}
-	if id != s.opts.ClientID || secret != s.opts.ClientSecret {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "Bad credentials"})
-		return
-	}
-	var raw [24]byte
-	_, _ = rand.Read(raw[:])
-	tok := base64.RawURLEncoding.EncodeToString(raw[:])
-	s.mu.Lock()
-	s.tokens[tok] = s.now().Add(s.opts.TokenTTL)
-	s.stats.TokensIssued++
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": tok, "token_type": "bearer", "expires_in": int(s.opts.TokenTTL.Seconds()),
-		"scope": "it!b1234.IntegrationOperationServer.read", "jti": "sim",
-	})
-}
-
 // authorize checks a bearer token (or Basic credentials) and returns the token used, if any.
 func (s *Server) authorize(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		exp, known := s.tokens[tok]
-		return tok, known && s.now().Before(exp)
-	}
 	if u, p, ok := r.BasicAuth(); ok && s.opts.BasicUser != "" {
 		return "", u == s.opts.BasicUser && p == s.opts.BasicPassword
 	}
-	return "", false
+	return s.auth.Bearer(r)
 }
 
 func (s *Server) nextFault() Fault {
@@ -322,9 +291,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("Service Unavailable: the tenant is being updated"))
 		return
 	case FaultExpiredToken:
-		s.mu.Lock()
-		delete(s.tokens, tok)
-		s.mu.Unlock()
+		s.auth.Revoke(tok)
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
 	case FaultLoginPage:
