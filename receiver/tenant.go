@@ -136,7 +136,7 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 	t.started = true
 	if t.cfg.Messages.Enabled {
 		src := newMessageSource(t.cfg.Messages, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger)
-		t.run(runCtx, src.name(), t.cfg.Messages.PollInterval, src.load, src.poll)
+		t.run(runCtx, src.name, t.cfg.Messages.PollInterval, src.load, src.poll)
 	}
 	for _, src := range almSources {
 		t.run(runCtx, src.name(), t.cfg.CloudALM.PollInterval, src.load, src.poll)
