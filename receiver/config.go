@@ -46,6 +46,8 @@ type Config struct {
 	Messages MessagesConfig `mapstructure:"messages"`
 	// Inventory configures runtime artifacts, service endpoints, keystores, packages and JMS.
 	Inventory InventoryConfig `mapstructure:"inventory"`
+	// AuditLogs configures the audit trail (Neo AuditLogs; BTP Audit Log retrieval API for Cloud Foundry).
+	AuditLogs AuditLogsConfig `mapstructure:"audit_logs"`
 	// CloudALM configures the SAP Cloud ALM Analytics source (off by default).
 	CloudALM CloudALMConfig `mapstructure:"cloud_alm"`
 
@@ -83,6 +85,7 @@ type RateLimitsConfig struct {
 	SecurityContent       RateLimit `mapstructure:"security_content"`
 	DesignTime            RateLimit `mapstructure:"design_time"`
 	Monitoring            RateLimit `mapstructure:"monitoring"`
+	AuditLogs             RateLimit `mapstructure:"audit_logs"`
 }
 
 func (r RateLimitsConfig) byGroup() map[string]RateLimit {
@@ -92,6 +95,7 @@ func (r RateLimitsConfig) byGroup() map[string]RateLimit {
 		cpi.GroupSecurityContent.Name:  r.SecurityContent,
 		cpi.GroupDesignTime.Name:       r.DesignTime,
 		cpi.GroupMonitoring.Name:       r.Monitoring,
+		cpi.GroupAudit.Name:            r.AuditLogs,
 	}
 }
 
@@ -181,6 +185,7 @@ func (cfg *Config) Validate() error {
 	}
 	errs = append(errs, cfg.Messages.validate()...)
 	errs = append(errs, cfg.Inventory.validate()...)
+	errs = append(errs, cfg.AuditLogs.validate()...)
 	errs = append(errs, cfg.CloudALM.validate()...)
 	return errors.Join(errs...)
 }

@@ -41,6 +41,7 @@ func createDefaultConfig() component.Config {
 			SecurityContent:       RateLimit{RequestsPerSecond: 2, Burst: 2},
 			DesignTime:            RateLimit{RequestsPerSecond: 2, Burst: 2},
 			Monitoring:            RateLimit{RequestsPerSecond: 5, Burst: 5},
+			AuditLogs:             RateLimit{RequestsPerSecond: 2, Burst: 2},
 		},
 		Retry: RetryConfig{
 			MaxRetries:      5,
@@ -64,6 +65,7 @@ func createDefaultConfig() component.Config {
 			},
 		},
 		Inventory:            defaultInventoryConfig(),
+		AuditLogs:            defaultAuditLogsConfig(),
 		CloudALM:             defaultCloudALMConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),

@@ -130,6 +130,16 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 		_ = t.storage.Close(ctx)
 		return err
 	}
+	var btpAudit *btpAuditSource
+	if a := t.cfg.AuditLogs; a.BTP.Enabled {
+		bc, err := t.newBTPAuditClient(ctx, host)
+		if err != nil {
+			_ = t.storage.Close(ctx)
+			return err
+		}
+		btpAudit = &btpAuditSource{cfg: a.BTP, client: bc, mapper: mapper, logs: t.logs, obs: obs, store: store, tel: t.telemetry,
+			logger: t.set.Logger.With(zap.String("source", "audit_logs/btp")), now: time.Now, window: checkpoint.NewWindow()}
+	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
@@ -140,6 +150,13 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 	}
 	for _, src := range almSources {
 		t.run(runCtx, src.name(), t.cfg.CloudALM.PollInterval, src.load, src.poll)
+	}
+	if a := t.cfg.AuditLogs; a.Enabled {
+		src := newAuditSource(a, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger.With(zap.String("source", "audit_logs")))
+		t.run(runCtx, src.name, a.PollInterval, src.load, src.poll)
+	}
+	if btpAudit != nil {
+		t.run(runCtx, btpAudit.name(), t.cfg.AuditLogs.BTP.PollInterval, btpAudit.load, btpAudit.poll)
 	}
 	inventory := t.inventorySources(client, mapper, obs, store)
 	for _, src := range inventory {

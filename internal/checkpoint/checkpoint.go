@@ -76,6 +76,15 @@ func (w *Window) Add(key string, ts time.Time) {
 	}
 }
 
+// Remember records a delivered key without moving the watermark: for sources whose pages are not in
+// time order, where the watermark may only move once a whole time window is read.
+func (w *Window) Remember(key string, ts time.Time) {
+	if w.Seen == nil {
+		w.Seen = map[string]int64{}
+	}
+	w.Seen[key] = ts.UnixMilli()
+}
+
 // Advance moves the watermark to ts (never back): used when a page held nothing new up to ts.
 func (w *Window) Advance(ts time.Time) {
 	if ts.After(w.Watermark) {

@@ -28,6 +28,8 @@ var (
 	GroupSecurityContent  = group("security_content", "MonitoringDataRead")
 	GroupDesignTime       = group("design_time", "WorkspacePackagesRead")
 	GroupMonitoring       = group("monitoring", "MonitoringDataRead")
+	// GroupAudit needs the Neo role AuditLog.Read; Cloud Foundry tenants keep audit events in the BTP Audit Log service.
+	GroupAudit = group("audit_logs", "AuditLog.Read (Neo)")
 )
 
 // Settings configure a Client.

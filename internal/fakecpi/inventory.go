@@ -111,9 +111,16 @@ var senders = map[string][2]string{
 	"Customer_Master_to_CRM":       {"SOAP", "/cxf/customermaster"},
 }
 
-func (s *Server) inventory(path string, q map[string][]string, base string, now time.Time) (int, []byte, string, bool) {
+func (s *Server) inventory(req *http.Request, path string, base string, now time.Time) (int, []byte, string, bool) {
+	q := req.URL.Query()
 	e := s.epoch(now)
 	switch {
+	case path == "AuditLogs":
+		if s.opts.CloudFoundry {
+			return 0, nil, "", false // the entity set exists on Neo only
+		}
+		status, body := s.listAuditLogs(req, base, now)
+		return status, body, "application/json", true
 	case path == "IntegrationRuntimeArtifacts":
 		var rows []map[string]any
 		for _, a := range s.artifacts(e) {

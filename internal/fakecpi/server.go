@@ -68,6 +68,8 @@ type Options struct {
 	Now func() time.Time
 	// RequestLog, when set, receives one line per API request (path, query, status, entries).
 	RequestLog func(line string)
+	// CloudFoundry makes the tenant a Cloud Foundry one: no AuditLogs (404), as on real tenants.
+	CloudFoundry bool
 	// ForbiddenPaths answer 403 for API paths with one of these prefixes (e.g. "KeystoreEntries"), as
 	// when the credentials lack a role for that API.
 	ForbiddenPaths []string
@@ -343,7 +345,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		s.ensureStarted(now)
 		s.mu.Unlock()
 		var ok bool
-		if status, body, ctype, ok = s.inventory(path, r.URL.Query(), baseURL(r), now); !ok {
+		if status, body, ctype, ok = s.inventory(r, path, baseURL(r), now); !ok {
 			status, ctype = http.StatusNotFound, "application/json"
 			body = odataError("Not Found", fmt.Sprintf("Resource not found for segment '%s'", path))
 		}

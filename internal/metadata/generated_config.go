@@ -1202,6 +1202,7 @@ func (ec *EventConfig) Unmarshal(parser *confmap.Conf) error {
 
 // EventsConfig provides config for sapcpi events.
 type EventsConfig struct {
+	SapCpiAudit                     EventConfig `mapstructure:"sap.cpi.audit"`
 	SapCpiIntegrationPackage        EventConfig `mapstructure:"sap.cpi.integration_package"`
 	SapCpiIntegrationPackageChanged EventConfig `mapstructure:"sap.cpi.integration_package.changed"`
 	SapCpiInventory                 EventConfig `mapstructure:"sap.cpi.inventory"`
@@ -1219,6 +1220,9 @@ type EventsConfig struct {
 
 func DefaultEventsConfig() EventsConfig {
 	return EventsConfig{
+		SapCpiAudit: EventConfig{
+			Enabled: true,
+		},
 		SapCpiIntegrationPackage: EventConfig{
 			Enabled: true,
 		},

@@ -12,6 +12,53 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+type eventSapCpiAudit struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiAudit) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiAuditIDAttributeValue string, sapCpiAuditActionAttributeValue string, sapCpiAuditUserAttributeValue string, sapCpiAuditUserTypeAttributeValue string, sapCpiAuditObjectTypeAttributeValue string, sapCpiAuditObjectIDAttributeValue string, sapCpiAuditSourceAttributeValue string, sapCpiAuditNodeTypeAttributeValue string, sapCpiAuditCategoryAttributeValue string, sapCpiAuditOutcomeAttributeValue string, sapCpiAuditChangesAttributeValue []any, sapCpiAuditOriginAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.audit")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.audit.id", sapCpiAuditIDAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.action", sapCpiAuditActionAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.user", sapCpiAuditUserAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.user_type", sapCpiAuditUserTypeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.object.type", sapCpiAuditObjectTypeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.object.id", sapCpiAuditObjectIDAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.source", sapCpiAuditSourceAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.node_type", sapCpiAuditNodeTypeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.category", sapCpiAuditCategoryAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.outcome", sapCpiAuditOutcomeAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.audit.changes").FromRaw(sapCpiAuditChangesAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.audit.origin", sapCpiAuditOriginAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiAudit) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiAudit(cfg EventConfig) eventSapCpiAudit {
+	e := eventSapCpiAudit{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 type eventSapCpiIntegrationPackage struct {
 	data   plog.LogRecordSlice // data buffer for generated log records.
 	config EventConfig         // event config provided by user.
@@ -610,6 +657,7 @@ type LogsBuilder struct {
 	buildInfo                            component.BuildInfo // contains version information.
 	resourceAttributeIncludeFilter       map[string]filter.Filter
 	resourceAttributeExcludeFilter       map[string]filter.Filter
+	eventSapCpiAudit                     eventSapCpiAudit
 	eventSapCpiIntegrationPackage        eventSapCpiIntegrationPackage
 	eventSapCpiIntegrationPackageChanged eventSapCpiIntegrationPackageChanged
 	eventSapCpiInventory                 eventSapCpiInventory
@@ -636,6 +684,7 @@ func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuil
 		logsBuffer:                           plog.NewLogs(),
 		logRecordsBuffer:                     plog.NewLogRecordSlice(),
 		buildInfo:                            settings.BuildInfo,
+		eventSapCpiAudit:                     newEventSapCpiAudit(lbc.Events.SapCpiAudit),
 		eventSapCpiIntegrationPackage:        newEventSapCpiIntegrationPackage(lbc.Events.SapCpiIntegrationPackage),
 		eventSapCpiIntegrationPackageChanged: newEventSapCpiIntegrationPackageChanged(lbc.Events.SapCpiIntegrationPackageChanged),
 		eventSapCpiInventory:                 newEventSapCpiInventory(lbc.Events.SapCpiInventory),
@@ -785,6 +834,7 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	ils := rl.ScopeLogs().AppendEmpty()
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(lb.buildInfo.Version)
+	lb.eventSapCpiAudit.emit(ils.LogRecords())
 	lb.eventSapCpiIntegrationPackage.emit(ils.LogRecords())
 	lb.eventSapCpiIntegrationPackageChanged.emit(ils.LogRecords())
 	lb.eventSapCpiInventory.emit(ils.LogRecords())
@@ -832,6 +882,11 @@ func (lb *LogsBuilder) Emit(options ...ResourceLogsOption) plog.Logs {
 	logs := lb.logsBuffer
 	lb.logsBuffer = plog.NewLogs()
 	return logs
+}
+
+// RecordSapCpiAuditEvent adds a log record of sap.cpi.audit event.
+func (lb *LogsBuilder) RecordSapCpiAuditEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiAuditIDAttributeValue string, sapCpiAuditActionAttributeValue string, sapCpiAuditUserAttributeValue string, sapCpiAuditUserTypeAttributeValue string, sapCpiAuditObjectTypeAttributeValue string, sapCpiAuditObjectIDAttributeValue string, sapCpiAuditSourceAttributeValue string, sapCpiAuditNodeTypeAttributeValue string, sapCpiAuditCategoryAttributeValue string, sapCpiAuditOutcomeAttributeValue AttributeSapCpiAuditOutcome, sapCpiAuditChangesAttributeValue []any, sapCpiAuditOriginAttributeValue AttributeSapCpiAuditOrigin) {
+	lb.eventSapCpiAudit.recordEvent(ctx, timestamp, sapCpiAuditIDAttributeValue, sapCpiAuditActionAttributeValue, sapCpiAuditUserAttributeValue, sapCpiAuditUserTypeAttributeValue, sapCpiAuditObjectTypeAttributeValue, sapCpiAuditObjectIDAttributeValue, sapCpiAuditSourceAttributeValue, sapCpiAuditNodeTypeAttributeValue, sapCpiAuditCategoryAttributeValue, sapCpiAuditOutcomeAttributeValue.String(), sapCpiAuditChangesAttributeValue, sapCpiAuditOriginAttributeValue.String())
 }
 
 // RecordSapCpiIntegrationPackageEvent adds a log record of sap.cpi.integration_package event.

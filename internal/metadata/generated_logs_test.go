@@ -142,6 +142,9 @@ func TestLogsBuilder(t *testing.T) {
 			allEventsCount := 0
 			defaultEventsCount++
 			allEventsCount++
+			lb.RecordSapCpiAuditEvent(ctx, timestamp, "sap.cpi.audit.id-val", "sap.cpi.audit.action-val", "sap.cpi.audit.user-val", "sap.cpi.audit.user_type-val", "sap.cpi.audit.object.type-val", "sap.cpi.audit.object.id-val", "sap.cpi.audit.source-val", "sap.cpi.audit.node_type-val", "sap.cpi.audit.category-val", AttributeSapCpiAuditOutcomeSuccess, []any{"sap.cpi.audit.changes-item1", "sap.cpi.audit.changes-item2"}, AttributeSapCpiAuditOriginCpiOdata)
+			defaultEventsCount++
+			allEventsCount++
 			lb.RecordSapCpiIntegrationPackageEvent(ctx, timestamp, "sap.cpi.package.vendor-val", "sap.cpi.package.mode-val", "sap.cpi.package.created_by-val", "sap.cpi.package.created_at-val", "sap.cpi.package.modified_by-val", "sap.cpi.package.modified_at-val", []any{"sap.cpi.package.artifacts-item1", "sap.cpi.package.artifacts-item2"}, true)
 			defaultEventsCount++
 			allEventsCount++
@@ -218,6 +221,49 @@ func TestLogsBuilder(t *testing.T) {
 			validatedEvents := make(map[string]bool)
 			for i := 0; i < lrs.Len(); i++ {
 				switch lrs.At(i).EventName() {
+				case "sap.cpi.audit":
+					assert.False(t, validatedEvents["sap.cpi.audit"], "Found a duplicate in the events slice: sap.cpi.audit")
+					validatedEvents["sap.cpi.audit"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("sap.cpi.audit.id")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.action")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.action-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.user")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.user-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.user_type")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.user_type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.object.type")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.object.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.object.id")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.object.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.source")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.source-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.node_type")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.node_type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.category")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.audit.category-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.outcome")
+					assert.True(t, ok)
+					assert.Equal(t, "success", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.changes")
+					assert.True(t, ok)
+					assert.Equal(t, []any{"sap.cpi.audit.changes-item1", "sap.cpi.audit.changes-item2"}, attrVal.Slice().AsRaw())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.origin")
+					assert.True(t, ok)
+					assert.Equal(t, "cpi_odata", attrVal.Str())
 				case "sap.cpi.integration_package":
 					assert.False(t, validatedEvents["sap.cpi.integration_package"], "Found a duplicate in the events slice: sap.cpi.integration_package")
 					validatedEvents["sap.cpi.integration_package"] = true

@@ -19,6 +19,62 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeSapCpiAuditOrigin specifies the value sap.cpi.audit.origin attribute.
+type AttributeSapCpiAuditOrigin int
+
+const (
+	_ AttributeSapCpiAuditOrigin = iota
+	AttributeSapCpiAuditOriginCpiOdata
+	AttributeSapCpiAuditOriginBtpAuditLog
+)
+
+// String returns the string representation of the AttributeSapCpiAuditOrigin.
+func (av AttributeSapCpiAuditOrigin) String() string {
+	switch av {
+	case AttributeSapCpiAuditOriginCpiOdata:
+		return "cpi_odata"
+	case AttributeSapCpiAuditOriginBtpAuditLog:
+		return "btp_audit_log"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiAuditOrigin is a helper map of string to AttributeSapCpiAuditOrigin attribute value.
+var MapAttributeSapCpiAuditOrigin = map[string]AttributeSapCpiAuditOrigin{
+	"cpi_odata":     AttributeSapCpiAuditOriginCpiOdata,
+	"btp_audit_log": AttributeSapCpiAuditOriginBtpAuditLog,
+}
+
+// AttributeSapCpiAuditOutcome specifies the value sap.cpi.audit.outcome attribute.
+type AttributeSapCpiAuditOutcome int
+
+const (
+	_ AttributeSapCpiAuditOutcome = iota
+	AttributeSapCpiAuditOutcomeSuccess
+	AttributeSapCpiAuditOutcomeFailure
+	AttributeSapCpiAuditOutcomeUnknown
+)
+
+// String returns the string representation of the AttributeSapCpiAuditOutcome.
+func (av AttributeSapCpiAuditOutcome) String() string {
+	switch av {
+	case AttributeSapCpiAuditOutcomeSuccess:
+		return "success"
+	case AttributeSapCpiAuditOutcomeFailure:
+		return "failure"
+	case AttributeSapCpiAuditOutcomeUnknown:
+		return "unknown"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiAuditOutcome is a helper map of string to AttributeSapCpiAuditOutcome attribute value.
+var MapAttributeSapCpiAuditOutcome = map[string]AttributeSapCpiAuditOutcome{
+	"success": AttributeSapCpiAuditOutcomeSuccess,
+	"failure": AttributeSapCpiAuditOutcomeFailure,
+	"unknown": AttributeSapCpiAuditOutcomeUnknown,
+}
+
 // AttributeSapCpiChangeType specifies the value sap.cpi.change.type attribute.
 type AttributeSapCpiChangeType int
 
