@@ -34,7 +34,8 @@ run: $(OTELCOL) $(FAKECPI)
 	@rm -rf $(RUNDIR)/storage && mkdir -p $(RUNDIR)/storage
 	@echo "Starting the simulated tenant on 127.0.0.1:8765 (service key: $(RUNDIR)/service-key.json)"
 	@$(FAKECPI) -addr 127.0.0.1:8765 -rate 2 -backlog 40 -backlog-span 20m -fault-rate 0.05 \
-		-service-key-out $(RUNDIR)/service-key.json -calm-service-key-out $(RUNDIR)/calm-service-key.json & echo $$! > $(RUNDIR)/fakecpi.pid; \
+		-service-key-out $(RUNDIR)/service-key.json -calm-service-key-out $(RUNDIR)/calm-service-key.json \
+		-audit-service-key-out $(RUNDIR)/audit-service-key.json & echo $$! > $(RUNDIR)/fakecpi.pid; \
 	trap 'kill $$(cat $(RUNDIR)/fakecpi.pid) 2>/dev/null' EXIT INT TERM; \
 	sleep 1; \
 	RUNDIR=$(RUNDIR) $(OTELCOL) --config $(CURDIR)/examples/run-local.yaml

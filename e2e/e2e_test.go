@@ -296,8 +296,9 @@ func TestExamplesValidateWithTheDistribution(t *testing.T) {
 		"NEO_ACCOUNT=acme", "NEO_CLIENT_ID=id", "NEO_CLIENT_SECRET=secret", "CPI_CLIENT_ID=id", "STORAGE_DIR="+t.TempDir(),
 		"RUNDIR="+t.TempDir())
 	require.NoError(t, os.WriteFile(filepath.Join(envDir(env), "service-key.json"), mustRead(t, key), 0o600))
-	calmKey := mustRead(t, filepath.Join("..", "testdata", "calm-service-key.json"))
-	require.NoError(t, os.WriteFile(filepath.Join(envDir(env), "calm-service-key.json"), calmKey, 0o600))
+	for _, k := range []string{"calm-service-key.json", "audit-service-key.json"} {
+		require.NoError(t, os.WriteFile(filepath.Join(envDir(env), k), mustRead(t, filepath.Join("..", "testdata", k)), 0o600))
+	}
 	examples, err := filepath.Glob(filepath.Join("..", "examples", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, examples)

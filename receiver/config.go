@@ -48,6 +48,8 @@ type Config struct {
 	Inventory InventoryConfig `mapstructure:"inventory"`
 	// AuditLogs configures the audit trail (Neo AuditLogs; BTP Audit Log retrieval API for Cloud Foundry).
 	AuditLogs AuditLogsConfig `mapstructure:"audit_logs"`
+	// LogFiles configures the system log files (http access and trace).
+	LogFiles LogFilesConfig `mapstructure:"log_files"`
 	// CloudALM configures the SAP Cloud ALM Analytics source (off by default).
 	CloudALM CloudALMConfig `mapstructure:"cloud_alm"`
 
@@ -186,6 +188,7 @@ func (cfg *Config) Validate() error {
 	errs = append(errs, cfg.Messages.validate()...)
 	errs = append(errs, cfg.Inventory.validate()...)
 	errs = append(errs, cfg.AuditLogs.validate()...)
+	errs = append(errs, cfg.LogFiles.validate()...)
 	errs = append(errs, cfg.CloudALM.validate()...)
 	return errors.Join(errs...)
 }

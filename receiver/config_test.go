@@ -26,6 +26,9 @@ func loadConfig(t *testing.T, name string) *Config {
 	if cfg.ServiceKeyFile != "" {
 		cfg.ServiceKeyFile = filepath.Join("..", cfg.ServiceKeyFile)
 	}
+	if cfg.AuditLogs.BTP.ServiceKeyFile != "" {
+		cfg.AuditLogs.BTP.ServiceKeyFile = filepath.Join("..", cfg.AuditLogs.BTP.ServiceKeyFile)
+	}
 	if cfg.CloudALM.ServiceKeyFile != "" {
 		cfg.CloudALM.ServiceKeyFile = filepath.Join("..", cfg.CloudALM.ServiceKeyFile)
 	}
@@ -104,6 +107,23 @@ func TestConfigInventoryDefaultsNeedOnlyTheMinimumRole(t *testing.T) {
 	assert.True(t, cfg.Inventory.ServiceEndpoints.Enabled, "untouched sources keep their defaults")
 }
 
+func TestConfigAuditAndLogFiles(t *testing.T) {
+	def := loadConfig(t, "defaults")
+	assert.True(t, def.AuditLogs.Enabled, "Neo AuditLogs on; a Cloud Foundry tenant answers 404 once and is checked rarely")
+	assert.False(t, def.AuditLogs.BTP.Enabled, "the BTP API needs its own service key")
+	assert.True(t, def.LogFiles.Enabled)
+	assert.Equal(t, []string{"http", "trace"}, def.LogFiles.Types)
+
+	cfg := loadConfig(t, "audit_and_logs")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 168*time.Hour, cfg.AuditLogs.InitialLookback)
+	assert.True(t, cfg.AuditLogs.BTP.Enabled)
+	assert.Equal(t, []string{"audit.security-events", "audit.configuration"}, cfg.AuditLogs.BTP.Categories)
+	assert.Equal(t, 10*time.Minute, cfg.AuditLogs.BTP.SettleDelay)
+	assert.Equal(t, time.Hour, cfg.AuditLogs.BTP.Window, "defaults kept")
+	assert.Equal(t, []string{"trace"}, cfg.LogFiles.Types)
+}
+
 func TestConfigSecretsAreOpaque(t *testing.T) {
 	cfg := loadConfig(t, "full")
 	out, err := cfg.OAuth2.ClientSecret.MarshalText()
@@ -126,6 +146,14 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 		"no_credentials":   {"no credentials: set exactly one of service_key_file, oauth2, basic, or auth"},
 		"two_credentials":  {"set only one of service_key_file, oauth2, basic and auth; found oauth2 and basic"},
 		"missing_key_file": {"service_key_file: reading service key"},
+		"audit_and_logs_bad": {
+			"audit_logs.page_size: must be between 1 and 1000, got 0",
+			"audit_logs.btp: set exactly one of service_key_file, oauth2 or auth",
+			"audit_logs.btp.endpoint: required unless service_key_file is set",
+			"audit_logs.btp: poll_interval ≥ 1s, window ≥ 1m",
+			"log_files.types: unknown type \"gc\"; use http or trace",
+			"log_files.batch_size: must be between 1 and 100000, got 0",
+		},
 		"inventory_bad": {
 			"inventory.snapshot_interval: must be at least 1m, got 10s",
 			"inventory.expiry_warning: must be positive",

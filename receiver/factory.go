@@ -66,6 +66,7 @@ func createDefaultConfig() component.Config {
 		},
 		Inventory:            defaultInventoryConfig(),
 		AuditLogs:            defaultAuditLogsConfig(),
+		LogFiles:             defaultLogFilesConfig(),
 		CloudALM:             defaultCloudALMConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),

@@ -155,6 +155,11 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 		src := newAuditSource(a, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger.With(zap.String("source", "audit_logs")))
 		t.run(runCtx, src.name, a.PollInterval, src.load, src.poll)
 	}
+	if lf := t.cfg.LogFiles; lf.Enabled {
+		src := &logFileSource{cfg: lf, client: client, mapper: mapper, logs: t.logs, obs: obs, store: store,
+			logger: t.set.Logger.With(zap.String("source", "log_files")), now: time.Now}
+		t.run(runCtx, src.name(), lf.PollInterval, src.load, src.poll)
+	}
 	if btpAudit != nil {
 		t.run(runCtx, btpAudit.name(), t.cfg.AuditLogs.BTP.PollInterval, btpAudit.load, btpAudit.poll)
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakeaudit"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecalm"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 )
@@ -34,6 +35,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	logRequests := flag.Bool("log-requests", false, "print every MessageProcessingLogs request")
 	keyOut := flag.String("service-key-out", "", "write a service key JSON for this tenant to this path")
+	auditKeyOut := flag.String("audit-service-key-out", "", "write an auditlog-management service key for the simulated BTP Audit Log retrieval API (served under /btp) to this path")
 	calmKeyOut := flag.String("calm-service-key-out", "", "write an SAP Cloud ALM API service key for the simulated Cloud ALM (served under /calm) to this path")
 	flag.Parse()
 
@@ -78,10 +80,19 @@ func main() {
 			log.Fatalf("fakecpi: writing Cloud ALM service key: %v", err)
 		}
 	}
+	audit := fakeaudit.New(fakeaudit.Options{})
+	if *auditKeyOut != "" {
+		id, secret := audit.Credentials()
+		raw, _ := json.MarshalIndent(map[string]any{"url": base + "/btp", "uaa": map[string]string{"clientid": id, "clientsecret": secret, "url": base + "/btp"}}, "", "  ")
+		if err := os.WriteFile(*auditKeyOut, raw, 0o600); err != nil {
+			log.Fatalf("fakecpi: writing audit log service key: %v", err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/calm/", http.StripPrefix("/calm", alm.Handler()))
+	mux.Handle("/btp/", http.StripPrefix("/btp", audit.Handler()))
 	mux.Handle("/", sim.Handler())
-	fmt.Printf("fakecpi: simulated tenant at %s/api/v1 (token endpoint %s/oauth/token), simulated Cloud ALM at %s/calm/api\n", base, base, base)
+	fmt.Printf("fakecpi: simulated tenant at %s/api/v1 (token endpoint %s/oauth/token), simulated Cloud ALM at %s/calm/api, simulated BTP audit log at %s/btp\n", base, base, base, base)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -115,6 +115,14 @@ func (s *Server) inventory(req *http.Request, path string, base string, now time
 	q := req.URL.Query()
 	e := s.epoch(now)
 	switch {
+	case path == "LogFiles" || strings.HasPrefix(path, "LogFiles("):
+		if s.opts.CloudFoundry {
+			return 0, nil, "", false // documented for Neo; answered 404 here to exercise that path
+		}
+		if path == "LogFiles" {
+			return s.listLogFiles(base, now)
+		}
+		return s.logFileValue(path, now)
 	case path == "AuditLogs":
 		if s.opts.CloudFoundry {
 			return 0, nil, "", false // the entity set exists on Neo only

@@ -68,6 +68,8 @@ type Options struct {
 	Now func() time.Time
 	// RequestLog, when set, receives one line per API request (path, query, status, entries).
 	RequestLog func(line string)
+	// LogRotate is how much tenant time one simulated log file covers (default 1h).
+	LogRotate time.Duration
 	// CloudFoundry makes the tenant a Cloud Foundry one: no AuditLogs (404), as on real tenants.
 	CloudFoundry bool
 	// ForbiddenPaths answer 403 for API paths with one of these prefixes (e.g. "KeystoreEntries"), as

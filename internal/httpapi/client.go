@@ -145,6 +145,8 @@ type Request struct {
 	Accept      string
 	ContentType string
 	Body        []byte
+	// MaxBody overrides the client's body cap for this call (e.g. a log file download); 0 keeps it.
+	MaxBody int64
 }
 
 // Do is one logical call with rate limiting, retries and one token refresh. op names it in errors
@@ -160,6 +162,13 @@ func (c *Client) Do(ctx context.Context, group Group, op string, r Request, hand
 		if err == nil {
 			c.done(group, nil)
 			return nil
+		}
+		var stop *stopError
+		if errors.As(err, &stop) {
+			// The handler gave up for a reason of its own (e.g. the next consumer refused): no retry, and
+			// the call itself succeeded.
+			c.done(group, nil)
+			return stop.err
 		}
 		if e := (*Error)(nil); errors.As(err, &e) && e.Status == http.StatusTooManyRequests && c.observer != nil {
 			c.observer.Throttled(group.Name)
@@ -260,7 +269,11 @@ func (c *Client) attempt(ctx context.Context, group Group, op string, r Request,
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 		resp.Body.Close()
 	}()
-	capped := bufio.NewReaderSize(&cappedReader{r: resp.Body, left: c.maxBody}, 4096)
+	limit := c.maxBody
+	if r.MaxBody > 0 {
+		limit = r.MaxBody
+	}
+	capped := bufio.NewReaderSize(&cappedReader{r: resp.Body, left: limit}, 4096)
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return statusError(op, group, resp, capped)
@@ -345,9 +358,18 @@ func statusError(op string, group Group, resp *http.Response, body io.Reader) er
 	return e
 }
 
+// Stop marks an error a body handler returns as final: Do returns it as it is, without retrying.
+func Stop(err error) error { return &stopError{err} }
+
+type stopError struct{ err error }
+
+func (s *stopError) Error() string { return s.err.Error() }
+func (s *stopError) Unwrap() error { return s.err }
+
 func bodyError(op string, err error) error {
 	var e *Error
-	if errors.As(err, &e) {
+	var stop *stopError
+	if errors.As(err, &e) || errors.As(err, &stop) {
 		return err
 	}
 	out := &Error{Op: op, Kind: KindBadResponse, Detail: oneLine(err.Error(), maxDetailLen), Err: err}

@@ -1211,6 +1211,7 @@ type EventsConfig struct {
 	SapCpiJmsBrokerChanged          EventConfig `mapstructure:"sap.cpi.jms_broker.changed"`
 	SapCpiKeystoreEntry             EventConfig `mapstructure:"sap.cpi.keystore_entry"`
 	SapCpiKeystoreEntryChanged      EventConfig `mapstructure:"sap.cpi.keystore_entry.changed"`
+	SapCpiLogFile                   EventConfig `mapstructure:"sap.cpi.log_file"`
 	SapCpiMessage                   EventConfig `mapstructure:"sap.cpi.message"`
 	SapCpiRuntimeArtifact           EventConfig `mapstructure:"sap.cpi.runtime_artifact"`
 	SapCpiRuntimeArtifactChanged    EventConfig `mapstructure:"sap.cpi.runtime_artifact.changed"`
@@ -1245,6 +1246,9 @@ func DefaultEventsConfig() EventsConfig {
 			Enabled: true,
 		},
 		SapCpiKeystoreEntryChanged: EventConfig{
+			Enabled: true,
+		},
+		SapCpiLogFile: EventConfig{
 			Enabled: true,
 		},
 		SapCpiMessage: EventConfig{

@@ -421,6 +421,57 @@ func newEventSapCpiKeystoreEntryChanged(cfg EventConfig) eventSapCpiKeystoreEntr
 	return e
 }
 
+type eventSapCpiLogFile struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiLogFile) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiLogFileNameAttributeValue string, sapCpiLogFileTypeAttributeValue string, sapCpiLogFileApplicationAttributeValue string, sapCpiLogFileLineAttributeValue int64, sapCpiLogFileParsedAttributeValue bool, httpRequestMethodAttributeValue string, urlPathAttributeValue string, httpResponseStatusCodeAttributeValue int64, httpResponseBodySizeAttributeValue int64, clientAddressAttributeValue string, networkProtocolVersionAttributeValue string, userNameAttributeValue string, sapCpiLogFileDurationMsAttributeValue int64, sapCpiLogFileLoggerAttributeValue string, threadNameAttributeValue string, sapCpiLogFileComponentAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.log_file")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.log_file.name", sapCpiLogFileNameAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.log_file.type", sapCpiLogFileTypeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.log_file.application", sapCpiLogFileApplicationAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.log_file.line", sapCpiLogFileLineAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.log_file.parsed", sapCpiLogFileParsedAttributeValue)
+	dp.Attributes().PutStr("http.request.method", httpRequestMethodAttributeValue)
+	dp.Attributes().PutStr("url.path", urlPathAttributeValue)
+	dp.Attributes().PutInt("http.response.status_code", httpResponseStatusCodeAttributeValue)
+	dp.Attributes().PutInt("http.response.body.size", httpResponseBodySizeAttributeValue)
+	dp.Attributes().PutStr("client.address", clientAddressAttributeValue)
+	dp.Attributes().PutStr("network.protocol.version", networkProtocolVersionAttributeValue)
+	dp.Attributes().PutStr("user.name", userNameAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.log_file.duration_ms", sapCpiLogFileDurationMsAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.log_file.logger", sapCpiLogFileLoggerAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.log_file.component", sapCpiLogFileComponentAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiLogFile) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiLogFile(cfg EventConfig) eventSapCpiLogFile {
+	e := eventSapCpiLogFile{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 type eventSapCpiMessage struct {
 	data   plog.LogRecordSlice // data buffer for generated log records.
 	config EventConfig         // event config provided by user.
@@ -666,6 +717,7 @@ type LogsBuilder struct {
 	eventSapCpiJmsBrokerChanged          eventSapCpiJmsBrokerChanged
 	eventSapCpiKeystoreEntry             eventSapCpiKeystoreEntry
 	eventSapCpiKeystoreEntryChanged      eventSapCpiKeystoreEntryChanged
+	eventSapCpiLogFile                   eventSapCpiLogFile
 	eventSapCpiMessage                   eventSapCpiMessage
 	eventSapCpiRuntimeArtifact           eventSapCpiRuntimeArtifact
 	eventSapCpiRuntimeArtifactChanged    eventSapCpiRuntimeArtifactChanged
@@ -693,6 +745,7 @@ func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuil
 		eventSapCpiJmsBrokerChanged:          newEventSapCpiJmsBrokerChanged(lbc.Events.SapCpiJmsBrokerChanged),
 		eventSapCpiKeystoreEntry:             newEventSapCpiKeystoreEntry(lbc.Events.SapCpiKeystoreEntry),
 		eventSapCpiKeystoreEntryChanged:      newEventSapCpiKeystoreEntryChanged(lbc.Events.SapCpiKeystoreEntryChanged),
+		eventSapCpiLogFile:                   newEventSapCpiLogFile(lbc.Events.SapCpiLogFile),
 		eventSapCpiMessage:                   newEventSapCpiMessage(lbc.Events.SapCpiMessage),
 		eventSapCpiRuntimeArtifact:           newEventSapCpiRuntimeArtifact(lbc.Events.SapCpiRuntimeArtifact),
 		eventSapCpiRuntimeArtifactChanged:    newEventSapCpiRuntimeArtifactChanged(lbc.Events.SapCpiRuntimeArtifactChanged),
@@ -843,6 +896,7 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	lb.eventSapCpiJmsBrokerChanged.emit(ils.LogRecords())
 	lb.eventSapCpiKeystoreEntry.emit(ils.LogRecords())
 	lb.eventSapCpiKeystoreEntryChanged.emit(ils.LogRecords())
+	lb.eventSapCpiLogFile.emit(ils.LogRecords())
 	lb.eventSapCpiMessage.emit(ils.LogRecords())
 	lb.eventSapCpiRuntimeArtifact.emit(ils.LogRecords())
 	lb.eventSapCpiRuntimeArtifactChanged.emit(ils.LogRecords())
@@ -927,6 +981,11 @@ func (lb *LogsBuilder) RecordSapCpiKeystoreEntryEvent(ctx context.Context, times
 // RecordSapCpiKeystoreEntryChangedEvent adds a log record of sap.cpi.keystore_entry.changed event.
 func (lb *LogsBuilder) RecordSapCpiKeystoreEntryChangedEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiKeystoreEntryTypeAttributeValue string, sapCpiKeystoreOwnerAttributeValue string, sapCpiKeystoreKeyTypeAttributeValue string, sapCpiKeystoreKeySizeAttributeValue int64, sapCpiKeystoreValidNotBeforeAttributeValue string, sapCpiKeystoreValidNotAfterAttributeValue string, sapCpiKeystoreSubjectDnAttributeValue string, sapCpiKeystoreIssuerDnAttributeValue string, sapCpiKeystoreSerialNumberAttributeValue string, sapCpiKeystoreSignatureAlgorithmAttributeValue string, sapCpiKeystoreFingerprintSha1AttributeValue string, sapCpiKeystoreFingerprintSha256AttributeValue string, sapCpiKeystoreLastModifiedByAttributeValue string, sapCpiKeystoreLastModifiedTimeAttributeValue string, sapCpiChangeTypeAttributeValue AttributeSapCpiChangeType, sapCpiChangeFieldsAttributeValue []any) {
 	lb.eventSapCpiKeystoreEntryChanged.recordEvent(ctx, timestamp, sapCpiKeystoreEntryTypeAttributeValue, sapCpiKeystoreOwnerAttributeValue, sapCpiKeystoreKeyTypeAttributeValue, sapCpiKeystoreKeySizeAttributeValue, sapCpiKeystoreValidNotBeforeAttributeValue, sapCpiKeystoreValidNotAfterAttributeValue, sapCpiKeystoreSubjectDnAttributeValue, sapCpiKeystoreIssuerDnAttributeValue, sapCpiKeystoreSerialNumberAttributeValue, sapCpiKeystoreSignatureAlgorithmAttributeValue, sapCpiKeystoreFingerprintSha1AttributeValue, sapCpiKeystoreFingerprintSha256AttributeValue, sapCpiKeystoreLastModifiedByAttributeValue, sapCpiKeystoreLastModifiedTimeAttributeValue, sapCpiChangeTypeAttributeValue.String(), sapCpiChangeFieldsAttributeValue)
+}
+
+// RecordSapCpiLogFileEvent adds a log record of sap.cpi.log_file event.
+func (lb *LogsBuilder) RecordSapCpiLogFileEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiLogFileNameAttributeValue string, sapCpiLogFileTypeAttributeValue AttributeSapCpiLogFileType, sapCpiLogFileApplicationAttributeValue string, sapCpiLogFileLineAttributeValue int64, sapCpiLogFileParsedAttributeValue bool, httpRequestMethodAttributeValue string, urlPathAttributeValue string, httpResponseStatusCodeAttributeValue int64, httpResponseBodySizeAttributeValue int64, clientAddressAttributeValue string, networkProtocolVersionAttributeValue string, userNameAttributeValue string, sapCpiLogFileDurationMsAttributeValue int64, sapCpiLogFileLoggerAttributeValue string, threadNameAttributeValue string, sapCpiLogFileComponentAttributeValue string) {
+	lb.eventSapCpiLogFile.recordEvent(ctx, timestamp, sapCpiLogFileNameAttributeValue, sapCpiLogFileTypeAttributeValue.String(), sapCpiLogFileApplicationAttributeValue, sapCpiLogFileLineAttributeValue, sapCpiLogFileParsedAttributeValue, httpRequestMethodAttributeValue, urlPathAttributeValue, httpResponseStatusCodeAttributeValue, httpResponseBodySizeAttributeValue, clientAddressAttributeValue, networkProtocolVersionAttributeValue, userNameAttributeValue, sapCpiLogFileDurationMsAttributeValue, sapCpiLogFileLoggerAttributeValue, threadNameAttributeValue, sapCpiLogFileComponentAttributeValue)
 }
 
 // RecordSapCpiMessageEvent adds a log record of sap.cpi.message event.

@@ -135,6 +135,32 @@ var MapAttributeSapCpiJmsQueueState = map[string]AttributeSapCpiJmsQueueState{
 	"critical": AttributeSapCpiJmsQueueStateCritical,
 }
 
+// AttributeSapCpiLogFileType specifies the value sap.cpi.log_file.type attribute.
+type AttributeSapCpiLogFileType int
+
+const (
+	_ AttributeSapCpiLogFileType = iota
+	AttributeSapCpiLogFileTypeHTTP
+	AttributeSapCpiLogFileTypeTrace
+)
+
+// String returns the string representation of the AttributeSapCpiLogFileType.
+func (av AttributeSapCpiLogFileType) String() string {
+	switch av {
+	case AttributeSapCpiLogFileTypeHTTP:
+		return "http"
+	case AttributeSapCpiLogFileTypeTrace:
+		return "trace"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiLogFileType is a helper map of string to AttributeSapCpiLogFileType attribute value.
+var MapAttributeSapCpiLogFileType = map[string]AttributeSapCpiLogFileType{
+	"http":  AttributeSapCpiLogFileTypeHTTP,
+	"trace": AttributeSapCpiLogFileTypeTrace,
+}
+
 var MetricsInfo = metricsInfo{
 	SapcpiAlmErrorRate: metricInfo{
 		Name:       "sapcpi.alm.error_rate",

@@ -1,0 +1,46 @@
+package mapping
+
+import (
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/logfile"
+)
+
+func TestLogFileEntriesMapToTheGoldenRecords(t *testing.T) {
+	access := []logfile.Entry{
+		logfile.ParseAccess(`10.20.1.2 - sb-client [23/Nov/2026:10:00:00 +0000] "POST /http/orders HTTP/1.1" 500 1234 87`, 1),
+		logfile.ParseAccess(`not an access line`, 2),
+	}
+	trace := []logfile.Entry{
+		logfile.ParseTrace("#2.0#2026 11 23 10:00:01:250#+0000#Error#com.sap.it.Foo#IFLMAP#Thread-3#Order_In#Failed: boom\njava.lang.RuntimeException: boom\n\tat a.b(C.java:1)", 10),
+	}
+	m := testMapper(nil)
+	got := m.LogFileEntries(LogFile{Name: "http_access_node0_2026-11-23.log", Application: "iflmap", Type: logfile.KindHTTP}, access, observed)
+	m.LogFileEntries(LogFile{Name: "ljs_trace_node0_2026-11-23.log", Application: "iflmap", Type: logfile.KindTrace}, trace, observed).
+		ResourceLogs().MoveAndAppendTo(got.ResourceLogs())
+	compareGolden(t, "log-files.yaml", got)
+}
+
+func TestLogFileAttributesMatchMetadataYAML(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("..", "..", "metadata.yaml"))
+	require.NoError(t, err)
+	var md struct {
+		Events map[string]struct {
+			Attributes []string `mapstructure:"attributes"`
+		} `mapstructure:"events"`
+	}
+	require.NoError(t, cm.Unmarshal(&md, confmap.WithIgnoreUnused()))
+	declared := slices.Clone(md.Events[EventLogFile].Attributes)
+	sort.Strings(declared)
+	ours := slices.Clone(LogFileAttributes)
+	sort.Strings(ours)
+	assert.Equal(t, declared, ours)
+}

@@ -1,0 +1,224 @@
+package sapcpireceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.uber.org/zap"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/logfile"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
+)
+
+// LogFilesConfig configures the system log files (LogFiles; documented for Neo tenants).
+type LogFilesConfig struct {
+	Enabled      bool          `mapstructure:"enabled"`
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// Types are the LogFileType values to read: http (access log) and trace.
+	Types []string `mapstructure:"types"`
+	// BatchSize is the number of records handed on (and committed) at a time.
+	BatchSize int `mapstructure:"batch_size"`
+	// MaxFileSize caps one download (compressed bytes).
+	MaxFileSize int64 `mapstructure:"max_file_size"`
+}
+
+func defaultLogFilesConfig() LogFilesConfig {
+	return LogFilesConfig{Enabled: true, PollInterval: 5 * time.Minute, Types: []string{logfile.KindHTTP, logfile.KindTrace}, BatchSize: 1000, MaxFileSize: 1 << 30}
+}
+
+func (c *LogFilesConfig) validate() []error {
+	if !c.Enabled {
+		return nil
+	}
+	var errs []error
+	if c.PollInterval < time.Second {
+		errs = append(errs, fmt.Errorf("log_files.poll_interval: must be at least 1s, got %s", c.PollInterval))
+	}
+	if len(c.Types) == 0 {
+		errs = append(errs, errors.New("log_files.types: name http, trace or both"))
+	}
+	for _, t := range c.Types {
+		if t != logfile.KindHTTP && t != logfile.KindTrace {
+			errs = append(errs, fmt.Errorf("log_files.types: unknown type %q; use http or trace", t))
+		}
+	}
+	if c.BatchSize < 1 || c.BatchSize > 100000 {
+		errs = append(errs, fmt.Errorf("log_files.batch_size: must be between 1 and 100000, got %d", c.BatchSize))
+	}
+	if c.MaxFileSize < 1<<20 {
+		errs = append(errs, fmt.Errorf("log_files.max_file_size: must be at least 1 MiB, got %d", c.MaxFileSize))
+	}
+	return errs
+}
+
+type logFilesClient interface {
+	LogFiles(ctx context.Context, types []string) ([]cpi.LogFile, error)
+	LogFileContent(ctx context.Context, f cpi.LogFile, maxSize int64, read func(io.Reader) error) error
+}
+
+// fileProgress is what was read of one file: the byte offset and line count after the last delivered
+// entry, and the listing the file had when it was last read to its end.
+type fileProgress struct {
+	Offset       int64     `json:"offset"`
+	Lines        int       `json:"lines"`
+	Size         int64     `json:"size"`
+	LastModified time.Time `json:"last_modified"`
+	// Final: the file no longer grew when last read (a newer one of its type existed).
+	Final bool `json:"final"`
+}
+
+type logFilesState struct {
+	Files map[string]fileProgress `json:"files"`
+}
+
+const logFilesCheckpointKey = "log_files"
+
+// logFileSource emits each new line of the tenant's log files once. It keeps, per file, the offset
+// after the last delivered entry; a grown file is downloaded again and read from that offset (the API
+// has no range requests), a file shorter than the offset was replaced and is read from the start, and a
+// file that is no longer listed is forgotten. The newest file of a type may still grow: its half-written
+// last line and its last trace entry (whose stack trace may continue) wait for the next poll.
+type logFileSource struct {
+	cfg    LogFilesConfig
+	client logFilesClient
+	mapper *mapping.Mapper
+	logs   consumer.Logs
+	obs    *receiverhelper.ObsReport
+	store  *checkpoint.Store
+	logger *zap.Logger
+	now    func() time.Time
+	state  logFilesState
+}
+
+func (s *logFileSource) name() string { return "log_files" }
+
+func (s *logFileSource) load(ctx context.Context) error {
+	st := logFilesState{Files: map[string]fileProgress{}}
+	if _, err := s.store.Load(ctx, logFilesCheckpointKey, &st); err != nil {
+		return err
+	}
+	if st.Files == nil {
+		st.Files = map[string]fileProgress{}
+	}
+	s.state = st
+	return nil
+}
+
+func fileKey(f cpi.LogFile) string { return f.Application + "/" + f.Name }
+
+func (s *logFileSource) poll(ctx context.Context) error {
+	files, err := s.client.LogFiles(ctx, s.cfg.Types)
+	if err != nil {
+		return err
+	}
+	// The newest file of each type and application is the one still being written.
+	sort.Slice(files, func(i, j int) bool { return files[i].LastModified.Before(files[j].LastModified.Time) })
+	newest := map[string]string{}
+	listed := map[string]bool{}
+	for _, f := range files {
+		newest[f.Application+"/"+f.LogFileType] = f.Name
+		listed[fileKey(f)] = true
+	}
+	forgot := false
+	for k := range s.state.Files {
+		if !listed[k] {
+			delete(s.state.Files, k) // rotated out of the tenant's retention
+			forgot = true
+		}
+	}
+	if forgot {
+		if err := s.save(ctx); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		final := newest[f.Application+"/"+f.LogFileType] != f.Name
+		p, seen := s.state.Files[fileKey(f)]
+		if seen && p.Size == int64(f.Size) && p.LastModified.Equal(f.LastModified.Time) && (p.Final || !final) {
+			continue // unchanged since it was read to its end
+		}
+		if err := s.readFile(ctx, f, final); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *logFileSource) readFile(ctx context.Context, f cpi.LogFile, final bool) error {
+	key := fileKey(f)
+	info := mapping.LogFile{Name: f.Name, Application: f.Application, Type: f.LogFileType}
+	err := s.client.LogFileContent(ctx, f, s.cfg.MaxFileSize, func(r io.Reader) error {
+		// Decided from the committed progress on every call: a retried download resumes correctly.
+		p := s.state.Files[key]
+		skipped, err := io.CopyN(io.Discard, r, p.Offset)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if skipped < p.Offset {
+			s.logger.Info("Log file is shorter than what was read of it: it was replaced, reading it from the start", zap.String("file", f.Name))
+			return httpapi.Stop(errReplaced)
+		}
+		rd := logfile.NewReader(f.LogFileType, r, p.Offset, p.Lines)
+		var batch []logfile.Entry
+		var off int64
+		var lines int
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			if err := consumeLogs(ctx, s.logs, s.obs, s.mapper.LogFileEntries(info, batch, s.now()), "log file lines"); err != nil {
+				return httpapi.Stop(err)
+			}
+			batch = batch[:0]
+			p := s.state.Files[key]
+			p.Offset, p.Lines = off, lines
+			s.state.Files[key] = p
+			if err := s.save(ctx); err != nil {
+				return httpapi.Stop(err)
+			}
+			return nil
+		}
+		for {
+			e, o, n, err := rd.Next(final)
+			if errors.Is(err, logfile.ErrNoEntry) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			batch, off, lines = append(batch, e), o, n
+			if len(batch) >= s.cfg.BatchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	})
+	if errors.Is(err, errReplaced) {
+		s.state.Files[key] = fileProgress{}
+		return s.readFile(ctx, f, final)
+	}
+	if err != nil {
+		return err
+	}
+	p := s.state.Files[key]
+	p.Size, p.LastModified, p.Final = int64(f.Size), f.LastModified.Time, final
+	s.state.Files[key] = p
+	return s.save(ctx)
+}
+
+var errReplaced = errors.New("log file replaced")
+
+func (s *logFileSource) save(ctx context.Context) error {
+	return s.store.Save(ctx, logFilesCheckpointKey, s.state)
+}
