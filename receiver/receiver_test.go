@@ -33,7 +33,8 @@ func simConfig(t *testing.T, opts fakecpi.Options) (*Config, *fakecpi.Server) {
 	cfg.Endpoint = srv.URL
 	cfg.OAuth2 = &OAuth2Config{ClientID: id, ClientSecret: configopaque.String(secret), TokenURL: srv.URL + "/oauth/token"}
 	cfg.TenantName = "sim"
-	cfg.Inventory.Enabled = false // the message tests count message records only
+	// The message tests count message records only.
+	cfg.Inventory.Enabled, cfg.AuditLogs.Enabled, cfg.LogFiles.Enabled = false, false, false
 	cfg.Messages.PollInterval = time.Second
 	cfg.Messages.SettleDelay = 0
 	cfg.CollectionInterval = 200 * time.Millisecond

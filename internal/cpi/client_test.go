@@ -217,8 +217,8 @@ func TestForbiddenNamesTheMissingRole(t *testing.T) {
 }
 
 func TestNotFoundSaysTheAPIIsNotAvailable(t *testing.T) {
-	c, _, _ := simClient(t, fakecpi.Options{}, "")
-	_, err := GetPage[entity](t.Context(), c, GroupMonitoring, "fetching AuditLogs", "AuditLogs", nil)
+	c, _, _ := simClient(t, fakecpi.Options{CloudFoundry: true}, "")
+	_, err := GetPage[entity](t.Context(), c, GroupAudit, "fetching AuditLogs", "AuditLogs", nil)
 	require.Error(t, err)
 	assert.Equal(t, httpapi.KindNotFound, httpapi.KindOf(err))
 	assert.Contains(t, err.Error(), "not available on this tenant")
