@@ -292,7 +292,7 @@ func TestExamplesValidateWithTheDistribution(t *testing.T) {
 	require.NotEmpty(t, *otelcol, "run with -otelcol <binary> (make e2e does)")
 	key := filepath.Join("..", "testdata", "service-key.json")
 	env := append(os.Environ(),
-		"SAPCPI_SERVICE_KEY="+key, "OTLP_ENDPOINT=https://otlp.example.com", "OTLP_GRPC_ENDPOINT=otlp.example.com:4317",
+		"SAPCPI_SERVICE_KEY="+key, "SAPCPI_AUDIT_KEY="+filepath.Join("..", "testdata", "audit-service-key.json"), "OTLP_ENDPOINT=https://otlp.example.com", "OTLP_GRPC_ENDPOINT=otlp.example.com:4317",
 		"NEO_ACCOUNT=acme", "NEO_CLIENT_ID=id", "NEO_CLIENT_SECRET=secret", "CPI_CLIENT_ID=id", "STORAGE_DIR="+t.TempDir(),
 		"RUNDIR="+t.TempDir())
 	require.NoError(t, os.WriteFile(filepath.Join(envDir(env), "service-key.json"), mustRead(t, key), 0o600))

@@ -121,17 +121,19 @@ func TestBTPAuditRecordsArriveOnceAcrossWindowsPagesAndRestart(t *testing.T) {
 	st := storagetest.NewInMemoryClient(component.KindReceiver, component.MustNewID("file_storage"), "")
 	sink := &consumertest.LogsSink{}
 	src, sim, clk := newBTPAuditTest(t, sink, st)
-	require.NoError(t, src.poll(t.Context())) // 24 h of backlog: 24 windows, 360 records each, pages of 500
+	src.cfg.InitialLookback = 6 * time.Hour
+	require.NoError(t, src.poll(t.Context())) // 6 h of backlog: 6 windows, 360 records each, pages of 500
 	for range 10 {
 		clk.Advance(5 * time.Minute)
 		src = restartBTPAudit(t, src, sink, st, clk)
+		src.cfg.InitialLookback = 6 * time.Hour
 		require.NoError(t, src.poll(t.Context()))
 	}
 	ids := auditIDs(sink.AllLogs())
 	for id, n := range ids {
 		assert.Equal(t, 1, n, "record %s", id)
 	}
-	want := sim.Visible(t0.Add(-24*time.Hour), clk.Now().Add(-src.cfg.SettleDelay), clk.Now())
+	want := sim.Visible(t0.Add(-6*time.Hour), clk.Now().Add(-src.cfg.SettleDelay), clk.Now())
 	assert.Len(t, ids, len(want))
 	for _, id := range want {
 		assert.Contains(t, ids, id)

@@ -1,6 +1,9 @@
 package sapcpireceiver
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
@@ -166,4 +170,49 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// stubLogFiles serves one access log whose content the test replaces.
+type stubLogFiles struct {
+	content string
+	mod     time.Time
+}
+
+func (s *stubLogFiles) LogFiles(context.Context, []string) ([]cpi.LogFile, error) {
+	return []cpi.LogFile{{Name: "http_access_node0.log", Application: "iflmap", LogFileType: "http", NodeScope: "worker",
+		Size: cpi.Int64(len(s.content)), LastModified: cpi.Time{Time: s.mod}}}, nil
+}
+
+func (s *stubLogFiles) LogFileContent(_ context.Context, _ cpi.LogFile, _ int64, read func(io.Reader) error) error {
+	return read(strings.NewReader(s.content))
+}
+
+func accessLines(from, n int) string {
+	var b strings.Builder
+	for i := from; i < from+n; i++ {
+		fmt.Fprintf(&b, "10.0.0.1 - - [23/Nov/2026:10:00:%02d +0000] \"GET /p%d HTTP/1.1\" 200 1 1\n", i%60, i)
+	}
+	return b.String()
+}
+
+func TestLogFileReplacedByAShorterOneIsReadFromTheStart(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{})
+	sink := &consumertest.LogsSink{}
+	src := tt.logFileSource(t, sink, nil)
+	stub := &stubLogFiles{content: accessLines(0, 50), mod: t0}
+	src.client = stub
+	require.NoError(t, src.poll(t.Context()))
+	require.Equal(t, 50, sink.LogRecordCount())
+
+	stub.content, stub.mod = accessLines(100, 10), t0.Add(time.Minute) // same name, new and shorter
+	require.NoError(t, src.poll(t.Context()))
+	require.Equal(t, 60, sink.LogRecordCount())
+	last := sink.AllLogs()[len(sink.AllLogs())-1].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	first, _ := last.At(0).Attributes().Get(mapping.AttrURLPath)
+	assert.Equal(t, "/p100", first.Str(), "the new file from its first line")
+
+	stub.content += accessLines(110, 5) // it grows
+	stub.mod = t0.Add(2 * time.Minute)
+	require.NoError(t, src.poll(t.Context()))
+	assert.Equal(t, 65, sink.LogRecordCount(), "only the new lines")
 }
