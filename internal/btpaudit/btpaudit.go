@@ -11,9 +11,7 @@ package btpaudit
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,15 +34,8 @@ var Group = httpapi.Group{
 
 // ServiceKey is the JSON of an auditlog-management service key.
 type ServiceKey struct {
-	URL string `json:"url"`
-	UAA struct {
-		ClientID     string `json:"clientid"`
-		ClientSecret string `json:"clientsecret"`
-		URL          string `json:"url"`
-		CertURL      string `json:"certurl"`
-		Certificate  string `json:"certificate"`
-		Key          string `json:"key"`
-	} `json:"uaa"`
+	URL string      `json:"url"`
+	UAA httpapi.UAA `json:"uaa"`
 }
 
 // ReadServiceKey reads and checks a service key; errors name fields, never values.
@@ -61,35 +52,18 @@ func ReadServiceKey(path string) (*ServiceKey, error) {
 	if k.URL == "" {
 		missing = append(missing, "url")
 	}
-	if k.UAA.ClientID == "" {
-		missing = append(missing, "uaa.clientid")
-	}
-	if k.UAA.URL == "" && k.UAA.CertURL == "" {
-		missing = append(missing, "uaa.url")
-	}
-	if k.UAA.ClientSecret == "" && (k.UAA.Certificate == "" || k.UAA.Key == "") {
-		missing = append(missing, "uaa.clientsecret (or uaa.certificate and uaa.key)")
-	}
+	missing = append(missing, k.UAA.Missing()...)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("audit log service key %s lacks %s; it must be a key of an auditlog-management instance", path, strings.Join(missing, ", "))
 	}
 	return &k, nil
 }
 
-// Credentials derives the token endpoint: uaa.url + /oauth/token with the secret, or uaa.certurl with
-// the key's certificate (mTLS).
+// Credentials derives the token endpoint and client credentials from the key's uaa section.
 func (k *ServiceKey) Credentials() (httpapi.OAuth2Credentials, error) {
-	u := k.UAA
-	creds := httpapi.OAuth2Credentials{ClientID: u.ClientID, ClientSecret: u.ClientSecret, TokenURL: strings.TrimRight(u.URL, "/") + "/oauth/token"}
-	if u.ClientSecret == "" {
-		cert, err := tls.X509KeyPair([]byte(httpapi.PEMText(u.Certificate)), []byte(httpapi.PEMText(u.Key)))
-		if err != nil {
-			return httpapi.OAuth2Credentials{}, errors.New("audit log service key: uaa.certificate and uaa.key do not form a valid PEM pair")
-		}
-		creds.ClientCert = &cert
-		if u.CertURL != "" {
-			creds.TokenURL = strings.TrimRight(u.CertURL, "/") + "/oauth/token"
-		}
+	creds, err := k.UAA.Credentials()
+	if err != nil {
+		return creds, fmt.Errorf("audit log service key: %w", err)
 	}
 	return creds, nil
 }

@@ -6,9 +6,7 @@ package calm
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,14 +37,7 @@ type ServiceKey struct {
 	Endpoints struct {
 		API string `json:"Api"`
 	} `json:"endpoints"`
-	UAA struct {
-		ClientID     string `json:"clientid"`
-		ClientSecret string `json:"clientsecret"`
-		URL          string `json:"url"`
-		CertURL      string `json:"certurl"`
-		Certificate  string `json:"certificate"`
-		Key          string `json:"key"`
-	} `json:"uaa"`
+	UAA httpapi.UAA `json:"uaa"`
 }
 
 // ReadServiceKey reads and checks a Cloud ALM service key; errors name fields, never values.
@@ -63,45 +54,20 @@ func ReadServiceKey(path string) (*ServiceKey, error) {
 	if key.Endpoints.API == "" {
 		missing = append(missing, "endpoints.Api")
 	}
-	if key.UAA.ClientID == "" {
-		missing = append(missing, "uaa.clientid")
-	}
-	if key.UAA.URL == "" && key.UAA.CertURL == "" {
-		missing = append(missing, "uaa.url")
-	}
-	if key.UAA.ClientSecret == "" && (key.UAA.Certificate == "" || key.UAA.Key == "") {
-		missing = append(missing, "uaa.clientsecret (or uaa.certificate and uaa.key)")
-	}
+	missing = append(missing, key.UAA.Missing()...)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("Cloud ALM service key %s lacks %s; it must be a key of an SAP Cloud ALM API instance", path, strings.Join(missing, ", "))
 	}
 	return &key, nil
 }
 
-// Credentials derives the token endpoint and client credentials: uaa.url + /oauth/token with a secret,
-// uaa.certurl + /oauth/token with the key's certificate.
+// Credentials derives the token endpoint and client credentials from the key's uaa section.
 func (k *ServiceKey) Credentials() (httpapi.OAuth2Credentials, error) {
-	u := k.UAA
-	creds := httpapi.OAuth2Credentials{ClientID: u.ClientID, ClientSecret: u.ClientSecret, TokenURL: tokenURL(u.URL)}
-	if u.ClientSecret == "" {
-		cert, err := tlsKeyPair(u.Certificate, u.Key)
-		if err != nil {
-			return httpapi.OAuth2Credentials{}, errors.New("Cloud ALM service key: uaa.certificate and uaa.key do not form a valid PEM certificate and key pair")
-		}
-		creds.ClientCert = cert
-		if u.CertURL != "" {
-			creds.TokenURL = tokenURL(u.CertURL)
-		}
+	creds, err := k.UAA.Credentials()
+	if err != nil {
+		return creds, fmt.Errorf("Cloud ALM service key: %w", err)
 	}
 	return creds, nil
-}
-
-func tokenURL(base string) string {
-	base = strings.TrimRight(base, "/")
-	if strings.HasSuffix(base, "/oauth/token") {
-		return base
-	}
-	return base + "/oauth/token"
 }
 
 // Client calls one Cloud ALM tenant's Analytics API.
@@ -390,12 +356,4 @@ func (n *flexNumber) UnmarshalJSON(b []byte) error {
 	}
 	*n = flexNumber(v)
 	return nil
-}
-
-func tlsKeyPair(certPEM, keyPEM string) (*tls.Certificate, error) {
-	cert, err := tls.X509KeyPair([]byte(httpapi.PEMText(certPEM)), []byte(httpapi.PEMText(keyPEM)))
-	if err != nil {
-		return nil, err
-	}
-	return &cert, nil
 }
