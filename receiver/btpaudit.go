@@ -86,24 +86,9 @@ func (c *BTPAuditConfig) validate() []error {
 
 func (t *tenant) newBTPAuditClient(ctx context.Context, host component.Host) (*btpaudit.Client, error) {
 	c := t.cfg.AuditLogs.BTP
-	endpoint := c.Endpoint
-	var creds *httpapi.OAuth2Credentials
-	switch {
-	case c.ServiceKeyFile != "":
-		key, err := btpaudit.ReadServiceKey(c.ServiceKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		cr, err := key.Credentials()
-		if err != nil {
-			return nil, err
-		}
-		creds = &cr
-		if endpoint == "" {
-			endpoint = key.URL
-		}
-	case c.OAuth2 != nil:
-		creds = c.OAuth2.credentials()
+	creds, endpoint, err := keyOrOAuth2(c.ServiceKeyFile, btpaudit.ReadServiceKey, c.OAuth2, c.Endpoint)
+	if err != nil {
+		return nil, err
 	}
 	settings, err := t.apiSettings(ctx, host, c.ClientConfig, endpoint, creds, nil)
 	if err != nil {

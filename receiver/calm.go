@@ -122,24 +122,9 @@ func (c *CloudALMConfig) validate() []error {
 // newCloudALMClient builds the Cloud ALM client with its own credentials and HTTP settings.
 func (t *tenant) newCloudALMClient(ctx context.Context, host component.Host) (*calm.Client, error) {
 	c := t.cfg.CloudALM
-	endpoint := c.Endpoint
-	var creds *httpapi.OAuth2Credentials
-	switch {
-	case c.ServiceKeyFile != "":
-		key, err := calm.ReadServiceKey(c.ServiceKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		cr, err := key.Credentials()
-		if err != nil {
-			return nil, err
-		}
-		creds = &cr
-		if endpoint == "" {
-			endpoint = key.Endpoints.API
-		}
-	case c.OAuth2 != nil:
-		creds = c.OAuth2.credentials()
+	creds, endpoint, err := keyOrOAuth2(c.ServiceKeyFile, calm.ReadServiceKey, c.OAuth2, c.Endpoint)
+	if err != nil {
+		return nil, err
 	}
 	settings, err := t.apiSettings(ctx, host, c.ClientConfig, endpoint, creds, nil)
 	if err != nil {

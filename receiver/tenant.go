@@ -244,24 +244,9 @@ func (t *tenant) stop(ctx context.Context) error {
 // receiver's own authentication on top.
 func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Client, error) {
 	cfg := t.cfg
-	endpoint := cfg.Endpoint
-	var creds *httpapi.OAuth2Credentials
-	switch {
-	case cfg.ServiceKeyFile != "":
-		key, err := cpi.ReadServiceKey(cfg.ServiceKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		c, err := key.Credentials()
-		if err != nil {
-			return nil, err
-		}
-		creds = &c
-		if endpoint == "" {
-			endpoint = key.OAuth.URL
-		}
-	case cfg.OAuth2 != nil:
-		creds = cfg.OAuth2.credentials()
+	creds, endpoint, err := keyOrOAuth2(cfg.ServiceKeyFile, cpi.ReadServiceKey, cfg.OAuth2, cfg.Endpoint)
+	if err != nil {
+		return nil, err
 	}
 	settings, err := t.apiSettings(ctx, host, cfg.ClientConfig, endpoint, creds, cfg.Basic)
 	if err != nil {
@@ -269,6 +254,35 @@ func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Clien
 	}
 	settings.RateLimits = toClientLimits(cfg.RateLimits)
 	return cpi.NewClient(cpi.Settings{ServiceRoot: endpoint, Settings: settings})
+}
+
+// serviceKey is what every service key gives: client credentials and the API's base URL.
+type serviceKey interface {
+	Credentials() (httpapi.OAuth2Credentials, error)
+	BaseURL() string
+}
+
+// keyOrOAuth2 resolves the credentials of an API from either its service key file or explicit OAuth2
+// settings; endpoint, when set, wins over the key's URL. Neither (an auth extension) gives nil credentials.
+func keyOrOAuth2[K serviceKey](keyFile string, read func(string) (K, error), oauth *OAuth2Config, endpoint string) (*httpapi.OAuth2Credentials, string, error) {
+	switch {
+	case keyFile != "":
+		key, err := read(keyFile)
+		if err != nil {
+			return nil, "", err
+		}
+		creds, err := key.Credentials()
+		if err != nil {
+			return nil, "", err
+		}
+		if endpoint == "" {
+			endpoint = key.BaseURL()
+		}
+		return &creds, endpoint, nil
+	case oauth != nil:
+		return oauth.credentials(), endpoint, nil
+	}
+	return nil, endpoint, nil
 }
 
 func (o *OAuth2Config) credentials() *httpapi.OAuth2Credentials {

@@ -59,6 +59,9 @@ func ReadServiceKey(path string) (*ServiceKey, error) {
 	return &k, nil
 }
 
+// BaseURL is the retrieval API's base URL of the key (url).
+func (k *ServiceKey) BaseURL() string { return k.URL }
+
 // Credentials derives the token endpoint and client credentials from the key's uaa section.
 func (k *ServiceKey) Credentials() (httpapi.OAuth2Credentials, error) {
 	creds, err := k.UAA.Credentials()

@@ -61,6 +61,9 @@ func ReadServiceKey(path string) (*ServiceKey, error) {
 	return &key, nil
 }
 
+// BaseURL is the API base URL of the key (endpoints.Api).
+func (k *ServiceKey) BaseURL() string { return k.Endpoints.API }
+
 // Credentials derives the token endpoint and client credentials from the key's uaa section.
 func (k *ServiceKey) Credentials() (httpapi.OAuth2Credentials, error) {
 	creds, err := k.UAA.Credentials()

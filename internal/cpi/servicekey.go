@@ -81,3 +81,6 @@ func (k *ServiceKey) Credentials() (httpapi.OAuth2Credentials, error) {
 	}
 	return creds, nil
 }
+
+// BaseURL is the tenant URL of the key (oauth.url).
+func (k *ServiceKey) BaseURL() string { return k.OAuth.URL }

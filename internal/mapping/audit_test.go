@@ -2,16 +2,10 @@ package mapping
 
 import (
 	"encoding/json"
-	"path/filepath"
-	"slices"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/btpaudit"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
@@ -26,20 +20,4 @@ func TestAuditEntriesFromBothAPIsMapToTheGoldenRecords(t *testing.T) {
 	assert.Equal(t, "failure", btp.Outcome)
 	assert.Equal(t, "unknown", neo.Outcome)
 	compareGolden(t, "audit.yaml", testMapper(nil).Audit([]AuditEntry{neo, btp}, observed))
-}
-
-func TestAuditAttributesMatchMetadataYAML(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("..", "..", "metadata.yaml"))
-	require.NoError(t, err)
-	var md struct {
-		Events map[string]struct {
-			Attributes []string `mapstructure:"attributes"`
-		} `mapstructure:"events"`
-	}
-	require.NoError(t, cm.Unmarshal(&md, confmap.WithIgnoreUnused()))
-	declared := slices.Clone(md.Events[EventAudit].Attributes)
-	sort.Strings(declared)
-	ours := slices.Clone(AuditAttributes)
-	sort.Strings(ours)
-	assert.Equal(t, declared, ours)
 }

@@ -1,16 +1,12 @@
 package mapping
 
 import (
-	"path/filepath"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 )
@@ -90,15 +86,7 @@ func TestDiffFindsCreatedUpdatedAndDeleted(t *testing.T) {
 // Every attribute an inventory object can carry is declared for its event in metadata.yaml, and every
 // resource attribute among the resource attributes.
 func TestInventoryAttributesAreDeclaredInMetadataYAML(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("..", "..", "metadata.yaml"))
-	require.NoError(t, err)
-	var md struct {
-		Events map[string]struct {
-			Attributes []string `mapstructure:"attributes"`
-		} `mapstructure:"events"`
-		ResourceAttributes map[string]any `mapstructure:"resource_attributes"`
-	}
-	require.NoError(t, cm.Unmarshal(&md, confmap.WithIgnoreUnused()))
+	md := loadMetadata(t)
 	for _, o := range sampleObjects() {
 		declared := md.Events[o.Event].Attributes
 		require.NotEmpty(t, declared, o.Event)
@@ -110,10 +98,7 @@ func TestInventoryAttributesAreDeclaredInMetadataYAML(t *testing.T) {
 			assert.Contains(t, declared, f.Key, "%s: %s", o.Event, f.Key)
 			assert.Contains(t, changed, f.Key, "%s.changed: %s", o.Event, f.Key)
 		}
-		sort.Strings(keys)
-		sorted := slices.Clone(declared)
-		sort.Strings(sorted)
-		assert.Equal(t, sorted, keys, "%s declares exactly what it emits", o.Event)
+		assertSameSet(t, declared, keys, o.Event+" declares exactly what it emits")
 		for _, f := range o.Resource {
 			assert.Contains(t, md.ResourceAttributes, f.Key, "%s resource: %s", o.Event, f.Key)
 		}

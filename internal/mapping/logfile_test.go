@@ -1,15 +1,7 @@
 package mapping
 
 import (
-	"path/filepath"
-	"slices"
-	"sort"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/logfile"
 )
@@ -27,20 +19,4 @@ func TestLogFileEntriesMapToTheGoldenRecords(t *testing.T) {
 	m.LogFileEntries(LogFile{Name: "ljs_trace_node0_2026-11-23.log", Application: "iflmap", Type: logfile.KindTrace}, trace, observed).
 		ResourceLogs().MoveAndAppendTo(got.ResourceLogs())
 	compareGolden(t, "log-files.yaml", got)
-}
-
-func TestLogFileAttributesMatchMetadataYAML(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("..", "..", "metadata.yaml"))
-	require.NoError(t, err)
-	var md struct {
-		Events map[string]struct {
-			Attributes []string `mapstructure:"attributes"`
-		} `mapstructure:"events"`
-	}
-	require.NoError(t, cm.Unmarshal(&md, confmap.WithIgnoreUnused()))
-	declared := slices.Clone(md.Events[EventLogFile].Attributes)
-	sort.Strings(declared)
-	ours := slices.Clone(LogFileAttributes)
-	sort.Strings(ours)
-	assert.Equal(t, declared, ours)
 }

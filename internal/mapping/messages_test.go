@@ -5,8 +5,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +13,6 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
@@ -100,26 +96,4 @@ func TestTraceIDsGroupACorrelation(t *testing.T) {
 	assert.Equal(t, TraceID("", "MSG1"), TraceID("", "MSG1"))
 	assert.NotEqual(t, SpanID("MSG1"), SpanID("MSG2"))
 	assert.False(t, a.IsEmpty())
-}
-
-// The attribute names the mapping writes and the ones metadata.yaml declares for sap.cpi.message must
-// be the same set: metadata.yaml is the documented contract.
-func TestMessageAttributesMatchMetadataYAML(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("..", "..", "metadata.yaml"))
-	require.NoError(t, err)
-	var md struct {
-		Events map[string]struct {
-			Attributes []string `mapstructure:"attributes"`
-		} `mapstructure:"events"`
-		ResourceAttributes map[string]any `mapstructure:"resource_attributes"`
-		Attributes         map[string]any `mapstructure:"attributes"`
-	}
-	require.NoError(t, cm.Unmarshal(&md, confmap.WithIgnoreUnused()))
-	declared := md.Events[EventMessage].Attributes
-	sort.Strings(declared)
-	ours := slices.Clone(MessageAttributes)
-	sort.Strings(ours)
-	assert.Equal(t, declared, ours)
-	assert.Contains(t, md.ResourceAttributes, AttrTenantURL)
-	assert.Contains(t, md.ResourceAttributes, AttrTenantName)
 }
