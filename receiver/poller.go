@@ -63,18 +63,25 @@ func (p *poller) report(ctx context.Context, err error) time.Duration {
 		return p.interval
 	}
 	msg := err.Error()
+	kind := httpapi.KindOf(err)
 	if msg != p.lastErr {
 		fields := []zap.Field{zap.Error(err)}
 		var apiErr *httpapi.Error
 		if errors.As(err, &apiErr) {
 			fields = append(fields, zap.String("kind", apiErr.Kind.String()))
 		}
-		p.logger.Error("Poll failed; will retry", fields...)
+		switch kind {
+		case httpapi.KindNotFound:
+			// Expected where the tenant lacks the API (Neo vs Cloud Foundry): say so once, not as a failure.
+			p.logger.Warn("Source not available on this tenant; checking again rarely", fields...)
+		default:
+			p.logger.Error("Poll failed; will retry", fields...)
+		}
 		p.lastErr = msg
 	} else {
 		p.logger.Debug("Poll failed again", zap.Error(err))
 	}
-	switch httpapi.KindOf(err) {
+	switch kind {
 	case httpapi.KindNotFound, httpapi.KindForbidden:
 		rare := p.rare
 		if rare == 0 {

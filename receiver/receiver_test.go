@@ -132,6 +132,10 @@ func TestPollerReportsARepeatedErrorOnceAndBacksOffFromMissingAPIs(t *testing.T)
 	assert.Equal(t, 2, logs.FilterLevelExact(zapcore.ErrorLevel).Len())
 	assert.Equal(t, time.Second, p.report(t.Context(), nil))
 	assert.Equal(t, 1, logs.FilterMessage("Source recovered").Len())
+
+	missing := &httpapi.Error{Op: "fetching AuditLogs", Kind: httpapi.KindNotFound, Status: 404}
+	assert.Equal(t, time.Hour, p.report(t.Context(), missing))
+	assert.Equal(t, 1, logs.FilterMessage("Source not available on this tenant; checking again rarely").Len(), "a missing API is a warning, not a failure")
 }
 
 func TestReceiverDeliversCloudALMBucketsToTheMetricsPipeline(t *testing.T) {
