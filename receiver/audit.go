@@ -55,7 +55,7 @@ func (c *AuditLogsConfig) validate() []error {
 
 // auditClient is the part of the CPI client the audit source needs.
 type auditClient interface {
-	AuditLogs(ctx context.Context, from, until time.Time, top, skip int) ([]cpi.AuditLog, error)
+	AuditLogs(ctx context.Context, from, until time.Time, top, skip int) ([]cpi.AuditLog, bool, error)
 }
 
 const auditCheckpointKey = "audit_logs"

@@ -33,8 +33,9 @@ type incremental[T any] struct {
 	name string
 	key  string // checkpoint key
 	cfg  windowConfig
-	// read returns up to top entries with from ≤ stamp < until, oldest first, skipping skip of them.
-	read    func(ctx context.Context, from, until time.Time, top, skip int) ([]T, error)
+	// read returns up to top entries with from ≤ stamp < until, oldest first, skipping skip of them, and
+	// whether the server holds more (it may cap a page below top and send a next link).
+	read    func(ctx context.Context, from, until time.Time, top, skip int) (entries []T, more bool, err error)
 	id      func(*T) string
 	stamp   func(*T) time.Time
 	deliver func(ctx context.Context, fresh []T) error
@@ -76,7 +77,7 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 	}
 	cursor, skip := from, 0
 	for {
-		page, err := s.read(ctx, cursor, until, s.cfg.PageSize, skip)
+		page, more, err := s.read(ctx, cursor, until, s.cfg.PageSize, skip)
 		if err != nil {
 			return err
 		}
@@ -89,7 +90,8 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 		for i := range fresh {
 			s.window.Add(s.id(&fresh[i]), s.stamp(&fresh[i]))
 		}
-		full := len(page) >= s.cfg.PageSize
+		// A short page ends the window only if the server says nothing follows: a tenant may page below $top.
+		full := (more || len(page) >= s.cfg.PageSize) && len(page) > 0
 		if !full {
 			// Everything before until has been read: the watermark can move there even on a quiet tenant.
 			s.window.Advance(until)

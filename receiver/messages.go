@@ -61,7 +61,7 @@ func messageKey(m *cpi.MessageProcessingLog) string {
 	return m.MessageGuid + "|" + m.Status + "|" + strconv.FormatInt(m.LogEnd.UnixMilli(), 10)
 }
 
-func (s *messageSource) read(ctx context.Context, from, until time.Time, top, skip int) ([]cpi.MessageProcessingLog, error) {
+func (s *messageSource) read(ctx context.Context, from, until time.Time, top, skip int) ([]cpi.MessageProcessingLog, bool, error) {
 	page, err := s.client.MessageProcessingLogs(ctx, cpi.MessageQuery{
 		From: from, Until: until,
 		IFlows: s.cfg.IncludeIFlows, ExcludeIFlows: s.cfg.ExcludeIFlows,
@@ -69,7 +69,7 @@ func (s *messageSource) read(ctx context.Context, from, until time.Time, top, sk
 		Top: top, Skip: skip,
 		CustomHeaders: s.cfg.CustomHeaderProperties.Enabled,
 	})
-	return page.Results, err
+	return page.Results, page.Next != "", err
 }
 
 // deliver enriches, maps and hands one page to the next consumer; only then are the metrics counted.

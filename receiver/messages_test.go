@@ -2,6 +2,7 @@ package sapcpireceiver
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -231,6 +232,38 @@ func TestMessagesIncludeFiltersAreSentToTheTenant(t *testing.T) {
 			assert.Contains(t, cfg.IncludeIFlows, id.Str())
 		}
 	}
+}
+
+// cappedClient serves at most cap entries per page, below $top, with a next link, as a tenant may.
+type cappedClient struct {
+	tiedClient
+	cap int
+}
+
+func (c *cappedClient) MessageProcessingLogs(ctx context.Context, q cpi.MessageQuery) (cpi.Page[cpi.MessageProcessingLog], error) {
+	page, _ := c.tiedClient.MessageProcessingLogs(ctx, cpi.MessageQuery{From: q.From, Until: q.Until, Top: 1 << 30, Skip: q.Skip})
+	more := len(page.Results) > c.cap
+	page.Results = page.Results[:min(c.cap, len(page.Results))]
+	if more {
+		page.Next = "MessageProcessingLogs?$skiptoken=x"
+	}
+	return page, nil
+}
+
+func TestMessagesPagesBelowTopWithANextLinkDoNotEndTheWindow(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{})
+	client := &cappedClient{cap: 7}
+	for i := range 40 {
+		at := cpi.Time{Time: t0.Add(-time.Hour + time.Duration(i)*time.Second)}
+		client.mpls = append(client.mpls, cpi.MessageProcessingLog{MessageGuid: fmt.Sprintf("M%02d", i), Status: "COMPLETED", LogStart: at, LogEnd: at})
+	}
+	sink := &consumertest.LogsSink{}
+	cfg := testMessagesConfig()
+	cfg.PageSize = 20
+	src := tt.source(t, cfg, sink, nil)
+	src.client = client
+	require.NoError(t, src.poll(t.Context()))
+	assert.Equal(t, 40, sink.LogRecordCount(), "a short page with a next link is not the end")
 }
 
 // tiedClient serves MPLs that all share one LogEnd, more than a page of them: paging by LogEnd alone

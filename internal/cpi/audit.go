@@ -20,8 +20,9 @@ type AuditLog struct {
 	CustomerVisible string
 }
 
-// AuditLogs reads one page of audit entries with from ≤ Timestamp < until, oldest first.
-func (c *Client) AuditLogs(ctx context.Context, from, until time.Time, top, skip int) ([]AuditLog, error) {
+// AuditLogs reads one page of audit entries with from ≤ Timestamp < until, oldest first, and whether
+// the tenant announced more (a next link).
+func (c *Client) AuditLogs(ctx context.Context, from, until time.Time, top, skip int) ([]AuditLog, bool, error) {
 	q := Query{}.
 		Add("$filter", "Timestamp ge "+FilterTime(from)+" and Timestamp lt "+FilterTime(until)).
 		Add("$orderby", "Timestamp").
@@ -30,5 +31,5 @@ func (c *Client) AuditLogs(ctx context.Context, from, until time.Time, top, skip
 		q = q.Add("$skip", strconv.Itoa(skip))
 	}
 	page, err := GetPage[AuditLog](ctx, c, GroupAudit, "fetching AuditLogs", "AuditLogs", q)
-	return page.Results, err
+	return page.Results, page.Next != "", err
 }
