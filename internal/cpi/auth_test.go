@@ -4,11 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 )
 
 func TestServiceKeyWithClientSecret(t *testing.T) {
@@ -83,4 +89,53 @@ func selfSigned(t *testing.T) (string, string) {
 	require.NoError(t, err)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+}
+
+// A certificate service key authenticates to the token endpoint by mTLS: the endpoint sees the key's
+// client certificate and the client id in the form, and no secret.
+func TestCertificateServiceKeyFetchesATokenOverMutualTLS(t *testing.T) {
+	certPEM, keyPEM := selfSigned(t)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM([]byte(certPEM)))
+	var sawClientCert, sawSecret bool
+	var sawClientID string
+	tokenSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawClientCert = r.TLS != nil && len(r.TLS.PeerCertificates) == 1 && r.TLS.PeerCertificates[0].Subject.CommonName == "sb-cert"
+		require.NoError(t, r.ParseForm())
+		sawClientID = r.Form.Get("client_id")
+		_, _, basic := r.BasicAuth()
+		sawSecret = basic || r.Form.Get("client_secret") != ""
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"cert-token","token_type":"bearer","expires_in":3600}`)
+	}))
+	tokenSrv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12}
+	tokenSrv.StartTLS()
+	defer tokenSrv.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer cert-token" {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"d":{"results":[]}}`)
+	}))
+	defer api.Close()
+
+	raw, err := json.Marshal(map[string]any{"oauth": map[string]string{
+		"clientid": "sb-cert", "url": api.URL, "tokenurl": tokenSrv.URL + "/oauth/token", "certificate": certPEM, "key": keyPEM,
+	}})
+	require.NoError(t, err)
+	key, err := ParseServiceKey(raw, "cert-key.json")
+	require.NoError(t, err)
+	creds, err := key.Credentials()
+	require.NoError(t, err)
+	// The token client trusts the test server's certificate, as a real one trusts SAP's CA.
+	tokenClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tokenSrv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, MinVersion: tls.VersionTLS12}}}
+	rt, ref := httpapi.NewOAuth2Transport(http.DefaultTransport, tokenClient, creds)
+	c, err := NewClient(Settings{ServiceRoot: api.URL, Settings: httpapi.Settings{HTTPClient: &http.Client{Transport: rt}, Refresher: ref}})
+	require.NoError(t, err)
+	_, err = c.MessageProcessingLogs(t.Context(), allTime())
+	require.NoError(t, err)
+	assert.True(t, sawClientCert, "the token endpoint saw the key's certificate")
+	assert.Equal(t, "sb-cert", sawClientID)
+	assert.False(t, sawSecret, "no secret is sent with a certificate key")
 }
