@@ -65,12 +65,30 @@ func (s *incremental[T]) load(ctx context.Context) error {
 	return nil
 }
 
+// rereadFrom is where the next read starts after the committed watermark. Normally it is
+// watermark − overlap, to catch entries written late. When the watermark was committed far behind (a
+// backfill or a catch-up), the entries before the horizon of that poll had had their time to appear
+// when they were read, so re-reading them would only repeat work: the read starts at the horizon (at
+// most at the watermark), and the checkpoint keeps only the keys from there on instead of a whole
+// overlap window of keys per page.
+func (s *incremental[T]) rereadFrom() time.Time {
+	w := s.window.Watermark
+	from := w.Add(-s.cfg.Overlap)
+	if h := s.window.Horizon; from.Before(h) {
+		from = h
+	}
+	if from.After(w) {
+		from = w
+	}
+	return from
+}
+
 func (s *incremental[T]) poll(ctx context.Context) error {
 	now := s.now().UTC()
 	until := now.Add(-s.cfg.SettleDelay).Truncate(time.Millisecond)
 	from := now.Add(-s.cfg.InitialLookback)
 	if !s.window.Watermark.IsZero() {
-		from = s.window.Watermark.Add(-s.cfg.Overlap)
+		from = s.rereadFrom()
 	}
 	if !from.Before(until) {
 		return nil
@@ -98,7 +116,7 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 		} else {
 			s.window.Advance(s.stamp(&page[len(page)-1]))
 		}
-		if err := s.commit(ctx); err != nil {
+		if err := s.commit(ctx, until.Add(-s.cfg.Overlap)); err != nil {
 			return err
 		}
 		if !full {
@@ -131,8 +149,12 @@ func (s *incremental[T]) fresh(page []T) []T {
 	return out
 }
 
-func (s *incremental[T]) commit(ctx context.Context) error {
-	s.window.Prune(s.cfg.Overlap)
+func (s *incremental[T]) commit(ctx context.Context, horizon time.Time) error {
+	if horizon.After(s.window.Horizon) {
+		s.window.Horizon = horizon
+	}
+	// Keys before where the next read starts cannot be read again.
+	s.window.PruneBefore(s.rereadFrom())
 	s.tel.setWatermark(s.name, s.window.Watermark)
 	return s.store.Save(ctx, s.key, s.window)
 }

@@ -313,3 +313,42 @@ func TestMessagesWatermarkMovesOnAQuietTenant(t *testing.T) {
 	require.NoError(t, src.poll(t.Context()))
 	assert.Equal(t, t0.Add(time.Hour-2*time.Second), src.window.Watermark)
 }
+
+func TestMessagesLateEntryWithinTheOverlapIsCaughtAfterADowntime(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{})
+	client := &tiedClient{}
+	for i := range 10 {
+		at := cpi.Time{Time: t0.Add(-time.Minute + time.Duration(i)*time.Second)}
+		client.mpls = append(client.mpls, cpi.MessageProcessingLog{MessageGuid: fmt.Sprintf("E%02d", i), Status: "COMPLETED", LogEnd: at})
+	}
+	sink := &consumertest.LogsSink{}
+	src := tt.source(t, testMessagesConfig(), sink, nil)
+	src.client = client
+	require.NoError(t, src.poll(t.Context()))
+	require.Equal(t, 10, sink.LogRecordCount())
+
+	// Written late, within the overlap before the watermark; the receiver is down for a day meanwhile.
+	late := cpi.Time{Time: src.window.Watermark.Add(-10 * time.Second)}
+	client.mpls = append(client.mpls, cpi.MessageProcessingLog{MessageGuid: "LATE", Status: "COMPLETED", LogEnd: late})
+	tt.clock.Advance(24 * time.Hour)
+	require.NoError(t, src.poll(t.Context()))
+	assert.Equal(t, 11, sink.LogRecordCount(), "the overlap is re-read after any downtime")
+}
+
+func TestMessagesBackfillCheckpointHoldsOnlyBoundaryKeys(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{Backlog: 5000, BacklogSpan: time.Hour})
+	st := storagetest.NewInMemoryClient(component.KindReceiver, component.MustNewID("file_storage"), "")
+	cfg := testMessagesConfig()
+	cfg.Overlap = 10 * time.Minute // ~830 backlog entries per overlap window
+	cfg.PageSize = 500
+	sink := &flakySink{every: 6}
+	src := tt.source(t, cfg, sink, st)
+	require.ErrorIs(t, src.poll(t.Context()), errRefused, "the backfill stops at the sixth page")
+	assert.Less(t, len(src.window.Seen), 10, "far behind, only the keys at the watermark are kept")
+
+	sink.every = 0
+	src = tt.source(t, cfg, sink, st) // a restart in the middle of the backfill
+	require.NoError(t, src.poll(t.Context()))
+	checkExactlyOnce(t, tt.sim.Truth(), delivered(sink.AllLogs()), t0)
+	assert.Equal(t, 5000, sink.LogRecordCount())
+}

@@ -54,6 +54,9 @@ type Window struct {
 	Watermark time.Time `json:"watermark"`
 	// Seen maps a record key to its timestamp in Unix milliseconds.
 	Seen map[string]int64 `json:"seen"`
+	// Horizon is until − overlap of the poll that moved the watermark last: entries older than it had
+	// had their time to appear when they were read, so a later read need not start before it.
+	Horizon time.Time `json:"horizon,omitempty"`
 }
 
 // NewWindow returns an empty window.
@@ -93,8 +96,14 @@ func (w *Window) Advance(ts time.Time) {
 }
 
 // Prune forgets keys older than the overlap window; they can no longer be read again.
-func (w *Window) Prune(overlap time.Duration) {
-	limit := w.Watermark.Add(-overlap).UnixMilli()
+func (w *Window) Prune(overlap time.Duration) { w.PruneBefore(w.Watermark.Add(-overlap)) }
+
+// PruneBefore forgets keys with timestamps before limit: the next read starts at or after it.
+func (w *Window) PruneBefore(limit time.Time) {
+	w.prune(limit.UnixMilli())
+}
+
+func (w *Window) prune(limit int64) {
 	for k, ts := range w.Seen {
 		if ts < limit {
 			delete(w.Seen, k)
