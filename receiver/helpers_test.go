@@ -75,7 +75,7 @@ func newTestTenant(t testing.TB, opts fakecpi.Options) *testTenant {
 	rt, refresher := httpapi.NewOAuth2Transport(http.DefaultTransport, tokenClient, httpapi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
 	tel := newTelemetry()
 	client, err := cpi.NewClient(cpi.Settings{ServiceRoot: srv.URL, Settings: httpapi.Settings{
-		HTTPClient: &http.Client{Transport: rt, Timeout: 200 * time.Millisecond},
+		HTTPClient: &http.Client{Transport: rt, Timeout: 10 * time.Second}, // generous: the race detector on a busy machine is slow
 		Refresher:  refresher,
 		Retry:      httpapi.RetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond},
 		Observer:   tel,
