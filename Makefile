@@ -45,6 +45,7 @@ test: unit e2e
 
 unit:
 	$(GO) test -race -count=1 ./...
+	cd deploy && $(GO) test -count=1 ./...
 
 e2e: $(OTELCOL)
 	$(GO) test -tags e2e -count=1 -timeout 20m ./e2e/ -otelcol $(OTELCOL)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"go.yaml.in/yaml/v3"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -293,7 +294,7 @@ func TestExamplesValidateWithTheDistribution(t *testing.T) {
 	key := filepath.Join("..", "testdata", "service-key.json")
 	env := append(os.Environ(),
 		"SAPCPI_SERVICE_KEY="+key, "SAPCPI_AUDIT_KEY="+filepath.Join("..", "testdata", "audit-service-key.json"), "OTLP_ENDPOINT=https://otlp.example.com", "OTLP_GRPC_ENDPOINT=otlp.example.com:4317",
-		"NEO_ACCOUNT=acme", "NEO_CLIENT_ID=id", "NEO_CLIENT_SECRET=secret", "CPI_CLIENT_ID=id", "STORAGE_DIR="+t.TempDir(),
+		"NEO_ACCOUNT=acme", "LOKI_OTLP_ENDPOINT=http://loki:3100/otlp", "ELASTIC_OTLP_ENDPOINT=apm:8200", "ELASTIC_API_KEY=k", "NEO_CLIENT_ID=id", "NEO_CLIENT_SECRET=secret", "CPI_CLIENT_ID=id", "STORAGE_DIR="+t.TempDir(),
 		"RUNDIR="+t.TempDir())
 	require.NoError(t, os.WriteFile(filepath.Join(envDir(env), "service-key.json"), mustRead(t, key), 0o600))
 	for _, k := range []string{"calm-service-key.json", "audit-service-key.json"} {
@@ -325,4 +326,48 @@ func mustRead(t *testing.T, path string) []byte {
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return raw
+}
+
+// The collector configurations of the Kubernetes ConfigMap and of the Helm values must be valid for the
+// shipped binary too.
+func TestDeployConfigsValidateWithTheDistribution(t *testing.T) {
+	require.NotEmpty(t, *otelcol, "run with -otelcol <binary> (make e2e does)")
+	dir := t.TempDir()
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	require.NoError(t, yaml.Unmarshal(mustRead(t, filepath.Join("..", "deploy", "kubernetes", "configmap.yaml")), &cm))
+	var values struct {
+		Config map[string]any `yaml:"config"`
+	}
+	require.NoError(t, yaml.Unmarshal(mustRead(t, filepath.Join("..", "deploy", "helm", "values.yaml")), &values))
+	// Helm deletes keys set to null from the chart's defaults (the values drop its traces pipeline so).
+	helmCfg, err := yaml.Marshal(dropNulls(values.Config))
+	require.NoError(t, err)
+	for name, cfg := range map[string]string{"configmap": cm.Data["config.yaml"], "helm": string(helmCfg)} {
+		t.Run(name, func(t *testing.T) {
+			require.NotEmpty(t, cfg)
+			// The pods mount the service key at /etc/sapcpi; here a test key stands in for it.
+			cfg = strings.ReplaceAll(cfg, "/etc/sapcpi/service-key.json", filepath.Join("..", "testdata", "service-key.json"))
+			cfg = strings.ReplaceAll(cfg, "/var/lib/otelcol-sapcpi", filepath.Join(dir, name))
+			path := filepath.Join(dir, name+".yaml")
+			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+			cmd := exec.Command(*otelcol, "validate", "--config", path)
+			cmd.Env = append(os.Environ(), "OTLP_ENDPOINT=https://otlp.example.com", "MY_POD_IP=127.0.0.1")
+			out, err := cmd.CombinedOutput()
+			assert.NoError(t, err, "%s", out)
+		})
+	}
+}
+
+func dropNulls(m map[string]any) map[string]any {
+	for k, v := range m {
+		switch x := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			m[k] = dropNulls(x)
+		}
+	}
+	return m
 }

@@ -1,0 +1,168 @@
+// Package deploy checks the Kubernetes manifests and Helm values strictly against the Kubernetes API
+// types, so that a typo fails CI instead of a rollout. It is its own module: the receiver does not
+// depend on Kubernetes libraries.
+package deploy
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// objects decodes every document of the manifests strictly, by kind.
+func objects(t *testing.T) map[string][]any {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("kubernetes", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	out := map[string][]any{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, doc := range bytes.Split(raw, []byte("\n---\n")) {
+			if len(bytes.TrimSpace(doc)) == 0 {
+				continue
+			}
+			var meta struct {
+				Kind string `json:"kind"`
+			}
+			require.NoError(t, yaml.Unmarshal(doc, &meta), f)
+			var obj any
+			switch meta.Kind {
+			case "StatefulSet":
+				obj = &appsv1.StatefulSet{}
+			case "ConfigMap":
+				obj = &corev1.ConfigMap{}
+			case "Secret":
+				obj = &corev1.Secret{}
+			case "ServiceAccount":
+				obj = &corev1.ServiceAccount{}
+			case "Service":
+				obj = &corev1.Service{}
+			default:
+				t.Fatalf("%s: kind %q has no check", f, meta.Kind)
+			}
+			require.NoError(t, yaml.UnmarshalStrict(doc, obj), "%s: %s", f, meta.Kind)
+			out[meta.Kind] = append(out[meta.Kind], obj)
+		}
+	}
+	return out
+}
+
+func TestManifestsDecodeStrictly(t *testing.T) {
+	objs := objects(t)
+	for _, kind := range []string{"StatefulSet", "ConfigMap", "Secret", "ServiceAccount", "Service"} {
+		assert.Len(t, objs[kind], 1, kind)
+	}
+}
+
+func TestStatefulSetRunsOnePollerSafely(t *testing.T) {
+	sts := objects(t)["StatefulSet"][0].(*appsv1.StatefulSet)
+	require.NotNil(t, sts.Spec.Replicas)
+	assert.EqualValues(t, 1, *sts.Spec.Replicas, "one poller per tenant")
+	pod := sts.Spec.Template.Spec
+	require.NotNil(t, pod.SecurityContext.RunAsNonRoot)
+	assert.True(t, *pod.SecurityContext.RunAsNonRoot)
+	assert.EqualValues(t, 10001, *pod.SecurityContext.RunAsUser)
+	c := pod.Containers[0]
+	assert.False(t, c.Resources.Limits.Memory().IsZero(), "a memory limit")
+	assert.False(t, c.Resources.Requests.Cpu().IsZero(), "a CPU request")
+	var gomemlimit bool
+	for _, e := range c.Env {
+		gomemlimit = gomemlimit || e.Name == "GOMEMLIMIT"
+	}
+	assert.True(t, gomemlimit, "GOMEMLIMIT below the memory limit")
+	require.NotNil(t, c.LivenessProbe)
+	require.NotNil(t, c.ReadinessProbe)
+	assert.Equal(t, "health", c.LivenessProbe.HTTPGet.Port.StrVal)
+	assert.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	assert.Equal(t, "/var/lib/otelcol-sapcpi", mounts["checkpoints"], "the checkpoint volume")
+	assert.Equal(t, "/etc/sapcpi", mounts["service-key"])
+	require.Len(t, sts.Spec.VolumeClaimTemplates, 1)
+	assert.Equal(t, "checkpoints", sts.Spec.VolumeClaimTemplates[0].Name)
+
+	cm := objects(t)["ConfigMap"][0].(*corev1.ConfigMap)
+	cfg := cm.Data["config.yaml"]
+	assert.Contains(t, cfg, "directory: /var/lib/otelcol-sapcpi", "file_storage on the volume")
+	assert.Contains(t, cfg, "service_key_file: /etc/sapcpi/service-key.json", "the mounted Secret")
+	sec := objects(t)["Secret"][0].(*corev1.Secret)
+	assert.Contains(t, sec.StringData, "service-key.json")
+}
+
+func TestHelmValuesDecodeAndMatchTheChartsContract(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("helm", "values.yaml"))
+	require.NoError(t, err)
+	var v struct {
+		Mode         string `json:"mode"`
+		ReplicaCount int    `json:"replicaCount"`
+		Image        struct {
+			Repository string `json:"repository"`
+			Tag        string `json:"tag"`
+		} `json:"image"`
+		Command struct {
+			Name string `json:"name"`
+		} `json:"command"`
+		UseGOMEMLIMIT     bool                          `json:"useGOMEMLIMIT"`
+		Resources         corev1.ResourceRequirements   `json:"resources"`
+		SecurityContext   corev1.SecurityContext        `json:"securityContext"`
+		ExtraVolumes      []corev1.Volume               `json:"extraVolumes"`
+		ExtraVolumeMounts []corev1.VolumeMount          `json:"extraVolumeMounts"`
+		StatefulSet       struct {
+			VolumeClaimTemplates                 []corev1.PersistentVolumeClaim `json:"volumeClaimTemplates"`
+			PersistentVolumeClaimRetentionPolicy map[string]any                 `json:"persistentVolumeClaimRetentionPolicy"`
+		} `json:"statefulset"`
+		Config map[string]any `json:"config"`
+	}
+	require.NoError(t, yaml.UnmarshalStrict(raw, &v))
+	assert.Equal(t, "statefulset", v.Mode)
+	assert.Equal(t, 1, v.ReplicaCount)
+	assert.Equal(t, "otelcol-sapcpi", v.Command.Name, "the chart runs /<command.name>; the image has /otelcol-sapcpi")
+	assert.True(t, v.UseGOMEMLIMIT)
+	assert.NotEmpty(t, v.StatefulSet.VolumeClaimTemplates)
+	assert.Contains(t, v.Config, "receivers")
+	dockerfile, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	require.NoError(t, err)
+	assert.True(t, strings.Contains(string(dockerfile), "/otelcol-sapcpi"), "the image puts the binary where command.name points")
+}
+
+func TestAlertingRulesAreWellFormed(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "examples", "alerting", "prometheus-rules.yaml"))
+	require.NoError(t, err)
+	var rules struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Alert       string            `json:"alert"`
+				Expr        string            `json:"expr"`
+				For         string            `json:"for,omitempty"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	require.NoError(t, yaml.UnmarshalStrict(raw, &rules))
+	require.Len(t, rules.Groups, 1)
+	alerts := map[string]bool{}
+	for _, r := range rules.Groups[0].Rules {
+		alerts[r.Alert] = true
+		assert.NotEmpty(t, r.Expr, r.Alert)
+		assert.Contains(t, r.Expr, "sapcpi_", r.Alert)
+		assert.NotEmpty(t, r.Labels["severity"], r.Alert)
+		assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
+	}
+	for _, want := range []string{"SapCpiFailureRateHigh", "SapCpiArtifactInError", "SapCpiCertificateExpiresWithin30Days", "SapCpiJmsNearlyFull"} {
+		assert.True(t, alerts[want], want)
+	}
+}
