@@ -114,11 +114,11 @@ func TestHelmValuesDecodeAndMatchTheChartsContract(t *testing.T) {
 		Command struct {
 			Name string `json:"name"`
 		} `json:"command"`
-		UseGOMEMLIMIT     bool                          `json:"useGOMEMLIMIT"`
-		Resources         corev1.ResourceRequirements   `json:"resources"`
-		SecurityContext   corev1.SecurityContext        `json:"securityContext"`
-		ExtraVolumes      []corev1.Volume               `json:"extraVolumes"`
-		ExtraVolumeMounts []corev1.VolumeMount          `json:"extraVolumeMounts"`
+		UseGOMEMLIMIT     bool                        `json:"useGOMEMLIMIT"`
+		Resources         corev1.ResourceRequirements `json:"resources"`
+		SecurityContext   corev1.SecurityContext      `json:"securityContext"`
+		ExtraVolumes      []corev1.Volume             `json:"extraVolumes"`
+		ExtraVolumeMounts []corev1.VolumeMount        `json:"extraVolumeMounts"`
 		StatefulSet       struct {
 			VolumeClaimTemplates                 []corev1.PersistentVolumeClaim `json:"volumeClaimTemplates"`
 			PersistentVolumeClaimRetentionPolicy map[string]any                 `json:"persistentVolumeClaimRetentionPolicy"`

@@ -23,10 +23,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"go.yaml.in/yaml/v3"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 )
