@@ -14,13 +14,15 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 )
 
-// objects decodes every document of the manifests strictly, by kind.
-func objects(t *testing.T) map[string][]any {
+// objects decodes every document of the manifests in dir strictly, by kind.
+func objects(t *testing.T, dirs ...string) map[string][]any {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("kubernetes", "*.yaml"))
+	dir := filepath.Join(append([]string{"kubernetes"}, dirs...)...)
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	out := map[string][]any{}
@@ -47,6 +49,12 @@ func objects(t *testing.T) map[string][]any {
 				obj = &corev1.ServiceAccount{}
 			case "Service":
 				obj = &corev1.Service{}
+			case "DaemonSet":
+				obj = &appsv1.DaemonSet{}
+			case "Role":
+				obj = &rbacv1.Role{}
+			case "RoleBinding":
+				obj = &rbacv1.RoleBinding{}
 			default:
 				t.Fatalf("%s: kind %q has no check", f, meta.Kind)
 			}
@@ -165,4 +173,41 @@ func TestAlertingRulesAreWellFormed(t *testing.T) {
 	for _, want := range []string{"SapCpiFailureRateHigh", "SapCpiArtifactInError", "SapCpiCertificateExpiresWithin30Days", "SapCpiJmsNearlyFull"} {
 		assert.True(t, alerts[want], want)
 	}
+}
+
+func TestDaemonSetElectsOneLeaderWithNamespaceScopedRights(t *testing.T) {
+	objs := objects(t, "daemonset")
+	for _, kind := range []string{"DaemonSet", "ConfigMap", "ServiceAccount", "Role", "RoleBinding"} {
+		require.Len(t, objs[kind], 1, kind)
+	}
+	ds := objs["DaemonSet"][0].(*appsv1.DaemonSet)
+	c := ds.Spec.Template.Spec.Containers[0]
+	env := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			env[e.Name] = e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	assert.Equal(t, "metadata.name", env["POD_NAME"], "the pod's identity in the Lease")
+	assert.Equal(t, "metadata.namespace", env["POD_NAMESPACE"])
+	assert.True(t, *ds.Spec.Template.Spec.SecurityContext.RunAsNonRoot)
+	assert.False(t, c.Resources.Limits.Memory().IsZero())
+	require.NotNil(t, c.LivenessProbe)
+
+	role := objs["Role"][0].(*rbacv1.Role)
+	grants := map[string][]string{}
+	for _, r := range role.Rules {
+		for _, res := range r.Resources {
+			grants[res] = r.Verbs
+		}
+	}
+	assert.ElementsMatch(t, []string{"get", "create", "update"}, grants["leases"])
+	assert.ElementsMatch(t, []string{"get", "create", "update"}, grants["configmaps"])
+	rb := objs["RoleBinding"][0].(*rbacv1.RoleBinding)
+	assert.Equal(t, ds.Spec.Template.Spec.ServiceAccountName, rb.Subjects[0].Name)
+	assert.Equal(t, role.Name, rb.RoleRef.Name)
+
+	cfg := objs["ConfigMap"][0].(*corev1.ConfigMap).Data["config.yaml"]
+	assert.Contains(t, cfg, "leader_election:")
+	assert.Contains(t, cfg, "checkpoint_configmap:")
 }

@@ -337,6 +337,10 @@ func TestDeployConfigsValidateWithTheDistribution(t *testing.T) {
 		Data map[string]string `yaml:"data"`
 	}
 	require.NoError(t, yaml.Unmarshal(mustRead(t, filepath.Join("..", "deploy", "kubernetes", "configmap.yaml")), &cm))
+	var dsCM struct {
+		Data map[string]string `yaml:"data"`
+	}
+	require.NoError(t, yaml.Unmarshal(mustRead(t, filepath.Join("..", "deploy", "kubernetes", "daemonset", "configmap.yaml")), &dsCM))
 	var values struct {
 		Config map[string]any `yaml:"config"`
 	}
@@ -344,7 +348,7 @@ func TestDeployConfigsValidateWithTheDistribution(t *testing.T) {
 	// Helm deletes keys set to null from the chart's defaults (the values drop its traces pipeline so).
 	helmCfg, err := yaml.Marshal(dropNulls(values.Config))
 	require.NoError(t, err)
-	for name, cfg := range map[string]string{"configmap": cm.Data["config.yaml"], "helm": string(helmCfg)} {
+	for name, cfg := range map[string]string{"configmap": cm.Data["config.yaml"], "daemonset": dsCM.Data["config.yaml"], "helm": string(helmCfg)} {
 		t.Run(name, func(t *testing.T) {
 			require.NotEmpty(t, cfg)
 			// The pods mount the service key at /etc/sapcpi; here a test key stands in for it.

@@ -50,6 +50,8 @@ type Config struct {
 	AuditLogs AuditLogsConfig `mapstructure:"audit_logs"`
 	// LogFiles configures the system log files (http access and trace).
 	LogFiles LogFilesConfig `mapstructure:"log_files"`
+	// LeaderElection lets the pods of a DaemonSet share one tenant: only the leader polls.
+	LeaderElection LeaderElectionConfig `mapstructure:"leader_election"`
 	// CloudALM configures the SAP Cloud ALM Analytics source (off by default).
 	CloudALM CloudALMConfig `mapstructure:"cloud_alm"`
 
@@ -189,6 +191,7 @@ func (cfg *Config) Validate() error {
 	errs = append(errs, cfg.Inventory.validate()...)
 	errs = append(errs, cfg.AuditLogs.validate()...)
 	errs = append(errs, cfg.LogFiles.validate()...)
+	errs = append(errs, cfg.LeaderElection.validate()...)
 	errs = append(errs, cfg.CloudALM.validate()...)
 	return errors.Join(errs...)
 }

@@ -124,6 +124,20 @@ func TestConfigAuditAndLogFiles(t *testing.T) {
 	assert.Equal(t, []string{"trace"}, cfg.LogFiles.Types)
 }
 
+func TestConfigLeaderElectionDefaults(t *testing.T) {
+	assert.False(t, loadConfig(t, "defaults").LeaderElection.Enabled)
+	cfg := loadConfig(t, "leader_election")
+	require.NoError(t, confmap.Validate(cfg))
+	le := cfg.LeaderElection
+	assert.Equal(t, 15*time.Second, le.LeaseDuration)
+	assert.Equal(t, 10*time.Second, le.RenewDeadline)
+	assert.Equal(t, 2*time.Second, le.RetryPeriod)
+	t.Setenv("POD_NAMESPACE", "sapcpi")
+	t.Setenv("POD_NAME", "otelcol-sapcpi-x7k2p")
+	assert.Equal(t, "sapcpi", le.namespace())
+	assert.Equal(t, "otelcol-sapcpi-x7k2p", le.identity())
+}
+
 func TestConfigSecretsAreOpaque(t *testing.T) {
 	cfg := loadConfig(t, "full")
 	out, err := cfg.OAuth2.ClientSecret.MarshalText()
@@ -153,6 +167,11 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 			"audit_logs.btp: poll_interval ≥ 1s, window ≥ 1m",
 			"log_files.types: unknown type \"gc\"; use http or trace",
 			"log_files.batch_size: must be between 1 and 100000, got 0",
+		},
+		"leader_election_bad": {
+			"leader_election.lease_name: required",
+			"leader_election.checkpoint_configmap: required",
+			"leader_election: need 0 < retry_period < renew_deadline < lease_duration",
 		},
 		"inventory_bad": {
 			"inventory.snapshot_interval: must be at least 1m, got 10s",

@@ -67,6 +67,7 @@ func createDefaultConfig() component.Config {
 		Inventory:            defaultInventoryConfig(),
 		AuditLogs:            defaultAuditLogsConfig(),
 		LogFiles:             defaultLogFilesConfig(),
+		LeaderElection:       defaultLeaderElectionConfig(),
 		CloudALM:             defaultCloudALMConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),

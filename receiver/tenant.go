@@ -19,6 +19,7 @@ import (
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/k8sstore"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
@@ -34,14 +35,19 @@ type tenant struct {
 	// clock replaces time.Now in tests of the inventory.
 	clock func() time.Time
 
-	mu      sync.Mutex
-	logs    consumer.Logs
-	metrics consumer.Metrics
-	refs    int
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	storage storage.Client
+	mu sync.Mutex
+	// jobsMu guards stopPollers; the election starts and stops pollers from its own goroutine.
+	jobsMu       sync.Mutex
+	stopPollers  context.CancelFunc
+	stopElection context.CancelFunc
+	election     sync.WaitGroup
+	logs         consumer.Logs
+	metrics      consumer.Metrics
+	refs         int
+	started      bool
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	storage      storage.Client
 }
 
 // registry maps a receiver's *Config to its tenant; the collector hands both signals the same pointer.
@@ -102,10 +108,18 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return err
 	}
-	if t.storage, err = storageClient(ctx, host, t.cfg.StorageID, t.set.ID); err != nil {
+	le := t.cfg.LeaderElection
+	var kube kubeClients
+	if le.Enabled {
+		if kube, err = kubeClient(); err != nil {
+			return err
+		}
+		// The next leader, in another pod, must read the checkpoint: it lives in a ConfigMap.
+		t.storage = k8sstore.New(kube.Core, le.namespace(), le.CheckpointConfigMap)
+	} else if t.storage, err = storageClient(ctx, host, t.cfg.StorageID, t.set.ID); err != nil {
 		return err
 	}
-	if t.cfg.StorageID == nil {
+	if t.cfg.StorageID == nil && !le.Enabled {
 		t.set.Logger.Warn("No storage extension configured: checkpoints live in memory, so after a restart the receiver reads messages.initial_lookback again and repeats records. Set storage: file_storage to resume where it stopped.")
 	}
 	if t.cfg.ClientConfig.TLS.InsecureSkipVerify {
@@ -141,34 +155,54 @@ func (t *tenant) start(ctx context.Context, host component.Host) error {
 			logger: t.set.Logger.With(zap.String("source", "audit_logs/btp")), now: time.Now, window: checkpoint.NewWindow()}
 	}
 
-	runCtx, cancel := context.WithCancel(context.Background())
-	t.cancel = cancel
-	t.started = true
+	var jobs []job
+	add := func(name string, interval time.Duration, load, poll func(context.Context) error) {
+		jobs = append(jobs, job{name: name, interval: interval, load: load, poll: poll})
+	}
 	if t.cfg.Messages.Enabled {
 		src := newMessageSource(t.cfg.Messages, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger)
-		t.run(runCtx, src.name, t.cfg.Messages.PollInterval, src.load, src.poll)
+		add(src.name, t.cfg.Messages.PollInterval, src.load, src.poll)
 	}
 	for _, src := range almSources {
-		t.run(runCtx, src.name(), t.cfg.CloudALM.PollInterval, src.load, src.poll)
+		add(src.name(), t.cfg.CloudALM.PollInterval, src.load, src.poll)
 	}
 	if a := t.cfg.AuditLogs; a.Enabled {
 		src := newAuditSource(a, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger.With(zap.String("source", "audit_logs")))
-		t.run(runCtx, src.name, a.PollInterval, src.load, src.poll)
+		add(src.name, a.PollInterval, src.load, src.poll)
 	}
 	if lf := t.cfg.LogFiles; lf.Enabled {
 		src := &logFileSource{cfg: lf, client: client, mapper: mapper, logs: t.logs, obs: obs, store: store,
 			logger: t.set.Logger.With(zap.String("source", "log_files")), now: time.Now}
-		t.run(runCtx, src.name(), lf.PollInterval, src.load, src.poll)
+		add(src.name(), lf.PollInterval, src.load, src.poll)
 	}
 	if btpAudit != nil {
-		t.run(runCtx, btpAudit.name(), t.cfg.AuditLogs.BTP.PollInterval, btpAudit.load, btpAudit.poll)
+		add(btpAudit.name(), t.cfg.AuditLogs.BTP.PollInterval, btpAudit.load, btpAudit.poll)
 	}
 	inventory := t.inventorySources(client, mapper, obs, store)
 	for _, src := range inventory {
-		t.run(runCtx, src.name(), src.interval, src.load, src.poll)
+		add(src.name(), src.interval, src.load, src.poll)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	t.started = true
+	if !le.Enabled {
+		t.runJobs(runCtx, jobs)
+	} else {
+		// Each leadership term runs the pollers afresh: they load the checkpoint the last leader left.
+		electCtx, stopElection := context.WithCancel(context.Background())
+		t.stopElection = stopElection
+		t.election.Add(1)
+		go func() {
+			defer t.election.Done()
+			lead(electCtx, kube, le, t.set.Logger,
+				func() { t.runJobs(runCtx, jobs) },
+				func() { t.stopJobs() })
+		}()
 	}
 	t.set.Logger.Info("Watching SAP Cloud Integration tenant", zap.String("endpoint", client.Root()),
 		zap.Bool("messages", t.cfg.Messages.Enabled), zap.Int("inventory_sources", len(inventory)), zap.Int("cloud_alm_providers", len(almSources)),
+		zap.Bool("leader_election", le.Enabled),
 		zap.Bool("logs_pipeline", t.logs != nil), zap.Bool("metrics_pipeline", t.metrics != nil))
 	return nil
 }
@@ -206,14 +240,39 @@ func (t *tenant) cloudALMSources(ctx context.Context, host component.Host, obs *
 	return out, nil
 }
 
-// run starts one poller goroutine.
-func (t *tenant) run(ctx context.Context, name string, interval time.Duration, load, poll func(context.Context) error) {
-	p := &poller{name: name, interval: interval, load: load, poll: poll, logger: t.set.Logger.With(zap.String("source", name))}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		p.run(ctx)
-	}()
+// job is one source's poll loop.
+type job struct {
+	name     string
+	interval time.Duration
+	load     func(context.Context) error
+	poll     func(context.Context) error
+}
+
+// runJobs starts one poller goroutine per job, stoppable by stopJobs.
+func (t *tenant) runJobs(parent context.Context, jobs []job) {
+	t.jobsMu.Lock()
+	defer t.jobsMu.Unlock()
+	ctx, cancel := context.WithCancel(parent)
+	t.stopPollers = cancel
+	for _, j := range jobs {
+		p := &poller{name: j.name, interval: j.interval, load: j.load, poll: j.poll, logger: t.set.Logger.With(zap.String("source", j.name))}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			p.run(ctx)
+		}()
+	}
+}
+
+// stopJobs ends the pollers and waits for them, so that no poll overlaps the next leader's.
+func (t *tenant) stopJobs() {
+	t.jobsMu.Lock()
+	if t.stopPollers != nil {
+		t.stopPollers()
+		t.stopPollers = nil
+	}
+	t.jobsMu.Unlock()
+	t.wg.Wait()
 }
 
 func (t *tenant) stop(ctx context.Context) error {
@@ -223,10 +282,15 @@ func (t *tenant) stop(ctx context.Context) error {
 		return nil
 	}
 	t.started = false
-	t.cancel()
 	done := make(chan struct{})
 	go func() {
-		t.wg.Wait()
+		// Pollers first, then the election: the Lease is released only once nothing polls any more.
+		t.cancel()
+		t.stopJobs()
+		if t.stopElection != nil {
+			t.stopElection()
+			t.election.Wait()
+		}
 		close(done)
 	}()
 	select {

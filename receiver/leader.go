@@ -1,0 +1,137 @@
+package sapcpireceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// LeaderElectionConfig lets several collectors (a DaemonSet) watch one tenant with only the leader
+// polling. The checkpoint then lives in a ConfigMap, where the next leader reads it.
+type LeaderElectionConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// LeaseName is the coordination.k8s.io Lease the pods compete for (one per tenant).
+	LeaseName string `mapstructure:"lease_name"`
+	// Namespace of the Lease and ConfigMap; default the pod's namespace (POD_NAMESPACE or the service
+	// account's namespace file).
+	Namespace string `mapstructure:"namespace"`
+	// Identity of this pod in the Lease; default POD_NAME, else the host name.
+	Identity string `mapstructure:"identity"`
+	// CheckpointConfigMap holds the checkpoints; it replaces storage when leader election is on.
+	CheckpointConfigMap string        `mapstructure:"checkpoint_configmap"`
+	LeaseDuration       time.Duration `mapstructure:"lease_duration"`
+	RenewDeadline       time.Duration `mapstructure:"renew_deadline"`
+	RetryPeriod         time.Duration `mapstructure:"retry_period"`
+}
+
+func defaultLeaderElectionConfig() LeaderElectionConfig {
+	return LeaderElectionConfig{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+}
+
+func (c *LeaderElectionConfig) validate() []error {
+	if !c.Enabled {
+		return nil
+	}
+	var errs []error
+	if c.LeaseName == "" {
+		errs = append(errs, errors.New("leader_election.lease_name: required (one Lease per tenant, e.g. sapcpi-prod)"))
+	}
+	if c.CheckpointConfigMap == "" {
+		errs = append(errs, errors.New("leader_election.checkpoint_configmap: required, so that the next leader reads the checkpoint (e.g. sapcpi-prod-checkpoints)"))
+	}
+	if !(c.RetryPeriod > 0 && c.RetryPeriod < c.RenewDeadline && c.RenewDeadline < c.LeaseDuration) {
+		errs = append(errs, fmt.Errorf("leader_election: need 0 < retry_period < renew_deadline < lease_duration, got %s, %s, %s", c.RetryPeriod, c.RenewDeadline, c.LeaseDuration))
+	}
+	return errs
+}
+
+// kubeClients are the two API groups the election and the checkpoint need. (Only these: the full
+// clientset would double the size of the collector binary.)
+type kubeClients struct {
+	Core         corev1client.CoreV1Interface
+	Coordination coordinationv1client.CoordinationV1Interface
+}
+
+// kubeClient builds the in-cluster clients; tests replace it with a fake clientset's.
+var kubeClient = defaultKubeClient
+
+func defaultKubeClient() (kubeClients, error) {
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return kubeClients{}, fmt.Errorf("leader_election needs to run in Kubernetes: %w", err)
+	}
+	core, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		return kubeClients{}, err
+	}
+	coord, err := coordinationv1client.NewForConfig(cfg)
+	if err != nil {
+		return kubeClients{}, err
+	}
+	return kubeClients{Core: core, Coordination: coord}, nil
+}
+
+func (c *LeaderElectionConfig) namespace() string {
+	if c.Namespace != "" {
+		return c.Namespace
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if raw, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return string(raw)
+	}
+	return "default"
+}
+
+func (c *LeaderElectionConfig) identity() string {
+	if c.Identity != "" {
+		return c.Identity
+	}
+	if n := os.Getenv("POD_NAME"); n != "" {
+		return n
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// lead runs the election until ctx ends: while this pod leads, start runs the pollers, and stop
+// ends them when the lease is lost. The Lease is released when ctx ends, after stop returned.
+func lead(ctx context.Context, cs kubeClients, c LeaderElectionConfig, logger *zap.Logger, start func(), stop func()) {
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: c.LeaseName, Namespace: c.namespace()},
+		Client:     cs.Coordination,
+		LockConfig: resourcelock.ResourceLockConfig{Identity: c.identity()},
+	}
+	for ctx.Err() == nil {
+		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock: lock, LeaseDuration: c.LeaseDuration, RenewDeadline: c.RenewDeadline, RetryPeriod: c.RetryPeriod,
+			ReleaseOnCancel: true, Name: c.LeaseName,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(context.Context) {
+					logger.Info("Leading: polling the tenant", zap.String("lease", c.LeaseName), zap.String("identity", c.identity()))
+					start()
+				},
+				OnStoppedLeading: func() {
+					logger.Info("Not leading: polling stopped", zap.String("lease", c.LeaseName))
+					stop()
+				},
+			},
+		})
+		if err != nil {
+			logger.Error("Leader election cannot start", zap.Error(err))
+			return
+		}
+		le.Run(ctx)
+	}
+}
