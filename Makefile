@@ -10,7 +10,7 @@ FAKECPI   := $(BIN)/fakecpi
 RUNDIR    := $(CURDIR)/.tmp/run
 SOURCES   := $(shell find receiver internal cmd -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build run test unit e2e bench generate fmt vet clean
+.PHONY: all build run test unit e2e contrib bench generate fmt vet clean
 
 all: build
 
@@ -40,8 +40,16 @@ run: $(OTELCOL) $(FAKECPI)
 	sleep 1; \
 	RUNDIR=$(RUNDIR) $(OTELCOL) --config $(CURDIR)/examples/run-local.yaml
 
-## test: every test — unit tests with the race detector, then the end-to-end run of the real binary
-test: unit e2e
+## test: every test — unit tests with the race detector, the end-to-end run of the real binary, and the
+## build of an otelcol-contrib-style manifest with this receiver
+test: unit e2e contrib
+
+## contrib: builds builder-config-contrib.yaml (contrib components plus this receiver) to prove it compiles
+contrib: $(OCB)
+	@mkdir -p dist/otelcol-contrib-sapcpi
+	$(OCB) --config builder-config-contrib.yaml
+	./dist/otelcol-contrib-sapcpi/otelcol-contrib-sapcpi components | grep -q 'name: sapcpi'
+	@echo "otelcol-contrib-sapcpi builds and lists the sapcpi receiver"
 
 unit:
 	$(GO) test -race -count=1 ./...
