@@ -79,9 +79,9 @@ type Client struct {
 
 // NewClient returns a client for the API base URL (the service key's url).
 func NewClient(endpoint string, s httpapi.Settings) (*Client, error) {
-	u, err := url.Parse(strings.TrimSpace(endpoint))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("audit log endpoint %q must be an absolute URL such as https://auditlog-management.cfapps.eu10.hana.ondemand.com", endpoint)
+	u, err := httpapi.ParseBaseURL("audit log endpoint", endpoint, "https://auditlog-management.cfapps.eu10.hana.ondemand.com")
+	if err != nil {
+		return nil, err
 	}
 	api, err := httpapi.NewClient(s)
 	if err != nil {

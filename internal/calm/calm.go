@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -81,9 +80,9 @@ type Client struct {
 
 // NewClient returns a client for the API base URL (the service key's endpoints.Api).
 func NewClient(endpoint string, s httpapi.Settings) (*Client, error) {
-	u, err := url.Parse(strings.TrimSpace(endpoint))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("cloud_alm endpoint %q must be an absolute URL such as https://<tenant>.eu10.alm.cloud.sap/api", endpoint)
+	u, err := httpapi.ParseBaseURL("cloud_alm endpoint", endpoint, "https://<tenant>.eu10.alm.cloud.sap/api")
+	if err != nil {
+		return nil, err
 	}
 	api, err := httpapi.NewClient(s)
 	if err != nil {

@@ -61,12 +61,9 @@ func NewClient(s Settings) (*Client, error) {
 // ServiceRoot normalises a tenant URL to its OData service root: `/api/v1` is appended unless the path
 // already ends with it, and a trailing slash is kept so that relative next links resolve inside it.
 func ServiceRoot(endpoint string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(endpoint))
+	u, err := httpapi.ParseBaseURL("endpoint", endpoint, "https://<tenant>.it-cpi018.cfapps.eu10.hana.ondemand.com")
 	if err != nil {
-		return nil, fmt.Errorf("endpoint %q is not a URL: %w", endpoint, err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("endpoint %q must be an absolute http(s) URL such as https://<tenant>.it-cpi018.cfapps.eu10.hana.ondemand.com", endpoint)
+		return nil, err
 	}
 	p := strings.TrimRight(u.Path, "/")
 	if !strings.HasSuffix(p, "/api/v1") {
