@@ -87,11 +87,7 @@ func outcomeOf(action string, success *bool) string {
 // Audit maps audit entries to records with event.name sap.cpi.audit; a failure is a warning.
 func (m *Mapper) Audit(entries []AuditEntry, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	rl := logs.ResourceLogs().AppendEmpty()
-	m.putResource(rl.Resource())
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(m.Scope.Name)
-	sl.Scope().SetVersion(m.Scope.Version)
+	_, sl := m.appendScope(logs)
 	obs := pcommon.NewTimestampFromTime(observed)
 	for _, e := range entries {
 		lr := sl.LogRecords().AppendEmpty()

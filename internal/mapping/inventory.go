@@ -223,14 +223,10 @@ func (m *Mapper) Inventory(snapshot []Object, changes []Change, observed time.Ti
 }
 
 func (m *Mapper) objectRecord(logs plog.Logs, o Object) plog.LogRecord {
-	rl := logs.ResourceLogs().AppendEmpty()
-	m.putResource(rl.Resource())
+	res, sl := m.appendScope(logs)
 	for _, f := range o.Resource {
-		putValue(rl.Resource().Attributes(), f)
+		putValue(res.Attributes(), f)
 	}
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(m.Scope.Name)
-	sl.Scope().SetVersion(m.Scope.Version)
 	lr := sl.LogRecords().AppendEmpty()
 	for _, f := range o.Attrs {
 		putValue(lr.Attributes(), f)

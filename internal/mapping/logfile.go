@@ -45,11 +45,7 @@ type LogFile struct {
 // LogFileEntries maps entries of one file to records. An unparsed entry keeps its raw text as the body.
 func (m *Mapper) LogFileEntries(f LogFile, entries []logfile.Entry, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	rl := logs.ResourceLogs().AppendEmpty()
-	m.putResource(rl.Resource())
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(m.Scope.Name)
-	sl.Scope().SetVersion(m.Scope.Version)
+	_, sl := m.appendScope(logs)
 	obs := pcommon.NewTimestampFromTime(observed)
 	lrs := sl.LogRecords()
 	lrs.EnsureCapacity(len(entries))

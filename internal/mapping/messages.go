@@ -93,11 +93,7 @@ type Mapper struct {
 // observed is the ObservedTimestamp of every record.
 func (m *Mapper) Messages(mpls []cpi.MessageProcessingLog, details []ErrorDetail, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	rl := logs.ResourceLogs().AppendEmpty()
-	m.putResource(rl.Resource())
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(m.Scope.Name)
-	sl.Scope().SetVersion(m.Scope.Version)
+	_, sl := m.appendScope(logs)
 	records := sl.LogRecords()
 	records.EnsureCapacity(len(mpls))
 	obs := pcommon.NewTimestampFromTime(observed)
@@ -111,12 +107,19 @@ func (m *Mapper) Messages(mpls []cpi.MessageProcessingLog, details []ErrorDetail
 	return logs
 }
 
-func (m *Mapper) putResource(res pcommon.Resource) {
-	attrs := res.Attributes()
+// appendScope appends a resource that names the tenant and, inside it, this receiver's scope: every log
+// record the mapper emits sits under such a pair.
+func (m *Mapper) appendScope(logs plog.Logs) (pcommon.Resource, plog.ScopeLogs) {
+	rl := logs.ResourceLogs().AppendEmpty()
+	attrs := rl.Resource().Attributes()
 	attrs.PutStr(AttrTenantURL, m.Tenant.URL)
 	if m.Tenant.Name != "" {
 		attrs.PutStr(AttrTenantName, m.Tenant.Name)
 	}
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(m.Scope.Name)
+	sl.Scope().SetVersion(m.Scope.Version)
+	return rl.Resource(), sl
 }
 
 func (m *Mapper) message(lr plog.LogRecord, mpl *cpi.MessageProcessingLog, d ErrorDetail, observed pcommon.Timestamp) {
