@@ -14,26 +14,14 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/receiver/receiverhelper"
-	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.uber.org/zap"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/btpaudit"
-	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakeaudit"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
-	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
-
-func testObs(t *testing.T) *receiverhelper.ObsReport {
-	set := receivertest.NewNopSettings(metadata.Type)
-	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
-	require.NoError(t, err)
-	return obs
-}
 
 func auditIDs(all []plog.Logs) map[string]int {
 	out := map[string]int{}
@@ -50,12 +38,7 @@ func auditIDs(all []plog.Logs) map[string]int {
 func (tt *testTenant) auditSource(t *testing.T, next consumer.Logs, st storage.Client) *incremental[cpi.AuditLog] {
 	cfg := defaultAuditLogsConfig()
 	cfg.PageSize = 50
-	mapper := &mapping.Mapper{Tenant: mapping.Tenant{URL: tt.client.Root()}, Scope: mapping.Scope{Name: metadata.ScopeName}}
-	if st == nil {
-		st = storage.NewNopClient()
-	}
-	src := newAuditSource(cfg, tt.client, mapper, next, testObs(t), checkpoint.NewStore(st), tt.tel, zap.NewNop())
-	src.now = tt.clock.Now
+	src := newNeoAuditSource(cfg, tt.client, tt.env(t, next, st))
 	require.NoError(t, src.load(t.Context()))
 	return src
 }
@@ -96,7 +79,21 @@ func TestAuditLogsOnACloudFoundryTenantIsNotFound(t *testing.T) {
 	assert.Contains(t, err.Error(), "not available on this tenant")
 }
 
-func newBTPAuditTest(t *testing.T, next consumer.Logs, st storage.Client) (*btpAuditSource, *fakeaudit.Server, *clock) {
+// btpAuditTest is a BTP audit source on the simulated retrieval API, restartable on its storage.
+type btpAuditTest struct {
+	client *btpaudit.Client
+	cfg    BTPAuditConfig
+	clock  *clock
+}
+
+func (b *btpAuditTest) start(t *testing.T, next consumer.Logs, st storage.Client) *windowed[btpaudit.Record] {
+	t.Helper()
+	src := newBTPAuditSource(b.cfg, b.client, testEnv(t, envOptions{logs: next, storage: st, now: b.clock.Now}))
+	require.NoError(t, src.load(t.Context()))
+	return src
+}
+
+func newBTPAuditTest(t *testing.T, lookback time.Duration) (*btpAuditTest, *fakeaudit.Server) {
 	t.Helper()
 	clk := newClock(t0)
 	sim := fakeaudit.New(fakeaudit.Options{Start: t0.Add(-30 * time.Hour), Step: 10 * time.Second, Now: clk.Now})
@@ -106,52 +103,40 @@ func newBTPAuditTest(t *testing.T, next consumer.Logs, st storage.Client) (*btpA
 	rt, ref := httpapi.NewOAuth2Transport(http.DefaultTransport, srv.Client(), httpapi.OAuth2Credentials{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token"})
 	client, err := btpaudit.NewClient(srv.URL, httpapi.Settings{HTTPClient: &http.Client{Transport: rt}, Refresher: ref})
 	require.NoError(t, err)
-	if st == nil {
-		st = storage.NewNopClient()
-	}
 	cfg := defaultBTPAuditConfig()
 	cfg.Enabled = true
-	src := &btpAuditSource{cfg: cfg, client: client, logs: next, obs: testObs(t), store: checkpoint.NewStore(st), tel: newTelemetry(),
-		mapper: &mapping.Mapper{Scope: mapping.Scope{Name: metadata.ScopeName}}, logger: zap.NewNop(), now: clk.Now, window: checkpoint.NewWindow()}
-	require.NoError(t, src.load(t.Context()))
-	return src, sim, clk
+	cfg.InitialLookback = lookback
+	return &btpAuditTest{client: client, cfg: cfg, clock: clk}, sim
 }
 
 func TestBTPAuditRecordsArriveOnceAcrossWindowsPagesAndRestart(t *testing.T) {
 	st := storagetest.NewInMemoryClient(component.KindReceiver, component.MustNewID("file_storage"), "")
 	sink := &consumertest.LogsSink{}
-	src, sim, clk := newBTPAuditTest(t, sink, st)
-	src.cfg.InitialLookback = 6 * time.Hour
+	bt, sim := newBTPAuditTest(t, 6*time.Hour)
+	clk := bt.clock
+	src := bt.start(t, sink, st)
 	require.NoError(t, src.poll(t.Context())) // 6 h of backlog: 6 windows, 360 records each, pages of 500
 	for range 10 {
 		clk.Advance(5 * time.Minute)
-		src = restartBTPAudit(t, src, sink, st, clk)
-		src.cfg.InitialLookback = 6 * time.Hour
+		src = bt.start(t, sink, st) // a restart on the same storage
 		require.NoError(t, src.poll(t.Context()))
 	}
 	ids := auditIDs(sink.AllLogs())
 	for id, n := range ids {
 		assert.Equal(t, 1, n, "record %s", id)
 	}
-	want := sim.Visible(t0.Add(-6*time.Hour), clk.Now().Add(-src.cfg.SettleDelay), clk.Now())
+	want := sim.Visible(t0.Add(-6*time.Hour), clk.Now().Add(-bt.cfg.SettleDelay), clk.Now())
 	assert.Len(t, ids, len(want))
 	for _, id := range want {
 		assert.Contains(t, ids, id)
 	}
 }
 
-// restartBTPAudit starts a new source on the same storage and simulated service.
-func restartBTPAudit(t *testing.T, old *btpAuditSource, next consumer.Logs, st storage.Client, clk *clock) *btpAuditSource {
-	src := &btpAuditSource{cfg: old.cfg, client: old.client, logs: next, obs: testObs(t), store: checkpoint.NewStore(st), tel: newTelemetry(),
-		mapper: old.mapper, logger: zap.NewNop(), now: clk.Now, window: checkpoint.NewWindow()}
-	require.NoError(t, src.load(t.Context()))
-	return src
-}
-
 func TestBTPAuditRefusedPageIsReadAgainAndDeliveredOnce(t *testing.T) {
 	sink := &flakySink{every: 3}
-	src, _, clk := newBTPAuditTest(t, sink, nil)
-	src.cfg.InitialLookback = 3 * time.Hour
+	bt, _ := newBTPAuditTest(t, 3*time.Hour)
+	clk := bt.clock
+	src := bt.start(t, sink, nil)
 	for range 10 {
 		_ = src.poll(t.Context())
 		clk.Advance(time.Minute)

@@ -14,18 +14,13 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/receiverhelper"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/calm"
-	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecalm"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
-	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
-	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
 
 type almTest struct {
@@ -60,22 +55,15 @@ func testALMConfig() CloudALMConfig {
 	return c
 }
 
-func (a *almTest) source(t *testing.T, provider string, cfg CloudALMConfig, next consumer.Metrics, st storage.Client) *almSource {
+func (a *almTest) source(t *testing.T, provider string, cfg CloudALMConfig, next consumer.Metrics, st storage.Client) *windowed[calm.Point] {
 	t.Helper()
-	set := receivertest.NewNopSettings(metadata.Type)
-	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
-	require.NoError(t, err)
-	if st == nil {
-		st = storage.NewNopClient()
-	}
 	core, logs := observer.New(zapcore.InfoLevel)
 	a.logs = logs
 	res, err := calm.ParseResolution(cfg.Resolution)
 	require.NoError(t, err)
-	src := &almSource{provider: provider, cfg: cfg, res: res, client: a.client, next: next, obs: obs,
-		store: checkpoint.NewStore(st), tel: newTelemetry(), logger: zap.New(core), now: a.clock.Now,
-		mb: metadata.NewMetricsBuilder(metadata.NewDefaultMetricsBuilderConfig(), set), tenant: mapping.Tenant{URL: "https://acme.example/api/v1"},
-		warned: map[string]bool{}}
+	e := testEnv(t, envOptions{metrics: next, storage: st, now: a.clock.Now})
+	e.set.Logger = zap.New(core)
+	src := newALMSource(provider, cfg, res, a.client, e)
 	require.NoError(t, src.load(t.Context()))
 	return src
 }
@@ -178,9 +166,9 @@ func TestCloudALMRefusedBucketsAreDeliveredLaterOnce(t *testing.T) {
 	cfg := testALMConfig()
 	src := a.source(t, calm.ProviderCPIMessages, cfg, consumertest.NewErr(errRefused), nil)
 	require.ErrorIs(t, src.poll(t.Context()), errRefused)
-	assert.Equal(t, t0.Add(-6*time.Hour), src.watermark, "the watermark did not move past the refused buckets")
+	assert.True(t, src.window.Watermark.IsZero(), "the watermark did not move past the refused buckets")
 	sink := &consumertest.MetricsSink{}
-	src.next = sink
+	src.deliver = newALMSource(calm.ProviderCPIMessages, cfg, calm.Hourly, a.client, testEnv(t, envOptions{metrics: sink, now: a.clock.Now})).deliver
 	require.NoError(t, src.poll(t.Context()))
 	checkBuckets(t, a, executions(sink.AllMetrics()), t0.Add(-6*time.Hour), t0.Add(-cfg.CloseDelay).Truncate(time.Hour))
 }

@@ -8,9 +8,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/filter"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
 
@@ -155,51 +162,86 @@ func TestConfigAcceptsEachAuthenticationAlone(t *testing.T) {
 	}
 }
 
+func TestConfigCredentialsSwitchTheOptionalAPIsOn(t *testing.T) {
+	cfg := loadConfig(t, "credentials_enable")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.True(t, cfg.AuditLogs.BTP.Enabled, "a BTP audit service key alone turns the BTP audit log on")
+	assert.True(t, cfg.CloudALM.Enabled, "a Cloud ALM service key alone turns Cloud ALM on")
+
+	off := loadConfig(t, "credentials_disabled")
+	require.NoError(t, confmap.Validate(off))
+	assert.False(t, off.AuditLogs.BTP.Enabled, "enabled: false wins over the credentials")
+	assert.False(t, off.CloudALM.Enabled)
+
+	def := loadConfig(t, "defaults")
+	assert.False(t, def.AuditLogs.BTP.Enabled, "no credentials, no source")
+	assert.False(t, def.CloudALM.Enabled)
+}
+
+func TestConfigEventAndResourceAttributeSwitchesAreAccepted(t *testing.T) {
+	cfg := loadConfig(t, "switches")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.False(t, cfg.Events.SapCpiMessage.Enabled)
+	assert.False(t, cfg.Events.SapCpiLogFile.Enabled)
+	assert.True(t, cfg.Events.SapCpiAudit.Enabled, "untouched events stay on")
+	assert.False(t, cfg.ResourceAttributes.SapCpiTenantURL.Enabled)
+	assert.True(t, cfg.ResourceAttributes.SapCpiTenantName.Enabled)
+	assert.Len(t, cfg.ResourceAttributes.SapCpiKeystoreName.EventsInclude, 1)
+	assert.False(t, cfg.Metrics.SapcpiAPIThrottled.Enabled)
+}
+
 func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 	tests := map[string][]string{
-		"no_credentials":   {"no credentials: set exactly one of service_key_file, oauth2, basic, or auth"},
-		"two_credentials":  {"set only one of service_key_file, oauth2, basic and auth; found oauth2 and basic"},
+		"no_credentials":   {"no credentials: set exactly one of service_key_file, oauth2, basic or auth"},
+		"two_credentials":  {"credentials: set only one of service_key_file, oauth2, basic or auth", "found oauth2 and basic"},
 		"missing_key_file": {"service_key_file: reading service key"},
 		"audit_and_logs_bad": {
-			"audit_logs.page_size: must be between 1 and 1000, got 0",
-			"audit_logs.btp: set exactly one of service_key_file, oauth2 or auth",
-			"audit_logs.btp.endpoint: required unless service_key_file is set",
-			"audit_logs.btp: poll_interval ≥ 1s, window ≥ 1m",
-			"log_files.types: unknown type \"gc\"; use http or trace",
-			"log_files.batch_size: must be between 1 and 100000, got 0",
+			"audit_logs: page_size: must be between 1 and 1000, got 0",
+			"audit_logs::btp: no credentials: set exactly one of service_key_file, oauth2 or auth",
+			"endpoint: required unless service_key_file is set (the auditlog-management service key's url)",
+			"window: must be at least 1m, got 10s",
+			"log_files: types: unknown type \"gc\"; use http or trace; batch_size: must be between 1 and 100000, got 0",
 		},
-		"leader_election_bad": {
-			"leader_election.lease_name: required",
-			"leader_election.checkpoint_configmap: required",
-			"leader_election: need 0 < retry_period < renew_deadline < lease_duration",
-		},
-		"inventory_bad": {
-			"inventory.snapshot_interval: must be at least 1m, got 10s",
-			"inventory.expiry_warning: must be positive",
-			"inventory.runtime_artifacts.interval: must be at least 10s, got 1s",
-			"inventory.keystores.names: name at least one keystore",
-		},
-		"cloud_alm_bad": {
-			"cloud_alm: set exactly one of service_key_file, oauth2 or auth",
-			"cloud_alm.endpoint: required unless service_key_file is set",
-			"cloud_alm.resolution: resolution must be hourly or daily, got \"weekly\"",
-			"cloud_alm.poll_interval: must be at least 1m, got 10s",
-			"cloud_alm.initial_lookback: must be positive and at most max_catch_up",
-			"cloud_alm.buckets_per_request: must be between 1 and 744, got 0",
-		},
-		"bad_values": {
-			"endpoint: endpoint \"acme.example.com\" must be an absolute http(s) URL",
+		"btp_empty_oauth2": {
+			"audit_logs::btp: ",
 			"oauth2.client_id: required",
 			"oauth2.client_secret: required",
 			"oauth2.token_url: must be an absolute URL",
-			"messages.poll_interval: must be at least 1s, got 100ms",
-			"messages.initial_lookback: must be between 1ms and 720h",
-			"messages.page_size: must be between 1 and 1000 (CPI pages at 1000), got 5000",
-			"messages.include_statuses: unknown status \"ERROR\"",
+			"endpoint: required unless service_key_file is set",
+		},
+		"cloud_alm_basic": {"cloud_alm: credentials: set only one of service_key_file, oauth2 or auth; found service_key_file and basic", "basic: not accepted by this API"},
+		"leader_election_bad": {
+			"leader_election: lease_name: required",
+			"checkpoint_configmap: required",
+			"need 0 < retry_period < renew_deadline < lease_duration",
+		},
+		"inventory_bad": {
+			"inventory: snapshot_interval: must be at least 1m, got 10s",
+			"expiry_warning: must be positive",
+			"runtime_artifacts.interval: must be at least 10s, got 1s",
+			"keystores.names: name at least one keystore",
+		},
+		"cloud_alm_bad": {
+			"cloud_alm: no credentials: set exactly one of service_key_file, oauth2 or auth",
+			"endpoint: required unless service_key_file is set (the SAP Cloud ALM API service key's endpoints.Api)",
+			"resolution: resolution must be hourly or daily, got \"weekly\"",
+			"poll_interval: must be at least 1m, got 10s",
+			"initial_lookback: must be positive and at most max_catch_up",
+			"buckets_per_request: must be between 1 and 744, got 0",
+		},
+		"bad_values": {
+			"endpoint \"acme.example.com\" must be an absolute http(s) URL",
+			"oauth2.client_id: required",
+			"oauth2.client_secret: required",
+			"oauth2.token_url: must be an absolute URL",
+			"messages: poll_interval: must be at least 1s, got 100ms",
+			"initial_lookback: must be between 1ms and 720h",
+			"page_size: must be between 1 and 1000 (CPI pages at 1000), got 5000",
+			"include_statuses: unknown status \"ERROR\"",
 			"include_iflows and exclude_iflows cannot both be set",
-			"messages.error_details.max_concurrency: must be between 1 and 16, got 0",
-			"messages.error_details.max_size: must be at least 64 bytes, got 10",
-			"messages.custom_header_properties.include: list the header names",
+			"error_details.max_concurrency: must be between 1 and 16, got 0",
+			"error_details.max_size: must be at least 64 bytes, got 10",
+			"custom_header_properties.include: list the header names",
 			"rate_limits.security_content: requests_per_second must be > 0 and burst ≥ 1",
 		},
 	}
@@ -210,7 +252,70 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 			for _, want := range wants {
 				assert.Contains(t, err.Error(), want)
 			}
+			// two_credentials and btp_empty_oauth2 carry secrets; none of them may appear.
 			assert.NotContains(t, err.Error(), "made-up", "no secret in an error")
 		})
 	}
+}
+
+// The switches of documentation.md shape what a running receiver emits, for log records as for metrics.
+func TestEventAndResourceAttributeSwitchesShapeTheRecords(t *testing.T) {
+	cfg, _ := simConfig(t, fakecpi.Options{Backlog: 50, BacklogSpan: 10 * time.Minute})
+	cfg.Inventory.Enabled = true
+	cfg.Inventory.Keystores.Names = []string{"system", "backup_admin_system"}
+	cfg.Events.SapCpiMessage.Enabled = false
+	cfg.Events.SapCpiRuntimeArtifact.Enabled = false
+	cfg.ResourceAttributes.SapCpiTenantURL.Enabled = false
+	cfg.ResourceAttributes.SapCpiKeystoreName.EventsInclude = []filter.Config{{Strict: "system"}}
+	f := NewFactory()
+	logs, metrics := &consumertest.LogsSink{}, &consumertest.MetricsSink{}
+	lr, err := f.CreateLogs(t.Context(), receivertest.NewNopSettings(metadata.Type), cfg, logs)
+	require.NoError(t, err)
+	mr, err := f.CreateMetrics(t.Context(), receivertest.NewNopSettings(metadata.Type), cfg, metrics)
+	require.NoError(t, err)
+	require.NoError(t, lr.Start(t.Context(), componenttest.NewNopHost()))
+	require.NoError(t, mr.Start(t.Context(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, lr.Shutdown(t.Context())); require.NoError(t, mr.Shutdown(t.Context())) }()
+
+	require.Eventually(t, func() bool { return messageCount(metrics.AllMetrics()) == 50 }, 10*time.Second, 20*time.Millisecond,
+		"the metrics count the messages whose records are switched off")
+	require.Eventually(t, func() bool { return countEvents(logs.AllLogs())[mapping.EventKeystoreEntry] > 0 }, 10*time.Second, 20*time.Millisecond)
+	events := countEvents(logs.AllLogs())
+	assert.Zero(t, events[mapping.EventMessage], "sap.cpi.message is switched off")
+	assert.Zero(t, events[mapping.EventRuntimeArtifact], "sap.cpi.runtime_artifact is switched off")
+	assert.Positive(t, events[mapping.EventServiceEndpoint], "other events stay on")
+	for _, ld := range logs.AllLogs() {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			res := ld.ResourceLogs().At(i).Resource().Attributes()
+			_, hasURL := res.Get(mapping.AttrTenantURL)
+			assert.False(t, hasURL, "sap.cpi.tenant.url is switched off on log resources")
+			name, _ := res.Get(mapping.AttrTenantName)
+			assert.Equal(t, "sim", name.Str(), "sap.cpi.tenant.name stays")
+			if ks, ok := res.Get(mapping.AttrKeystoreName); ok {
+				assert.Equal(t, "system", ks.Str(), "events_include keeps only the system keystore's entries")
+			}
+		}
+	}
+	for _, md := range metrics.AllMetrics() {
+		for i := 0; i < md.ResourceMetrics().Len(); i++ {
+			_, hasURL := md.ResourceMetrics().At(i).Resource().Attributes().Get(mapping.AttrTenantURL)
+			assert.False(t, hasURL, "and on metric resources")
+		}
+	}
+}
+
+func countEvents(all []plog.Logs) map[string]int {
+	out := map[string]int{}
+	for _, ld := range all {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			sls := ld.ResourceLogs().At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					out[lrs.At(k).EventName()]++
+				}
+			}
+		}
+	}
+	return out
 }

@@ -1,5 +1,6 @@
 // Package sapcpireceiver is the OpenTelemetry Collector receiver for SAP Cloud Integration: it polls a
-// tenant's OData API and emits message processing logs as log records, and metrics derived from them.
+// tenant's OData API and emits message processing logs, inventory, audit and log-file records as logs,
+// message processing as traces, and metrics derived from both.
 package sapcpireceiver
 
 import (
@@ -13,7 +14,6 @@ import (
 	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
-	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
@@ -25,6 +25,7 @@ func NewFactory() receiver.Factory {
 		createDefaultConfig,
 		receiver.WithLogs(createLogs, metadata.LogsStability),
 		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
+		receiver.WithTraces(createTraces, metadata.TracesStability),
 	)
 }
 
@@ -32,7 +33,7 @@ func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
 	client.Timeout = 30 * time.Second
 	return &Config{
-		ClientConfig: client,
+		Credentials: Credentials{ClientConfig: client, api: tenantAPI},
 		// Defaults sit well below SAP's per-user limits (MPL 100/s, runtime artifacts 50/s, security
 		// content 10/s, design-time 10/s), leaving room for the tenant's other API users.
 		RateLimits: RateLimitsConfig{
@@ -49,21 +50,8 @@ func createDefaultConfig() component.Config {
 			MaxInterval:     30 * time.Second,
 			MaxRetryAfter:   5 * time.Minute,
 		},
-		MaxResponseSize: httpapi.DefaultMaxBodySize,
-		Messages: MessagesConfig{
-			Enabled:         true,
-			PollInterval:    time.Minute,
-			SettleDelay:     time.Minute,
-			Overlap:         2 * time.Minute,
-			InitialLookback: time.Hour,
-			PageSize:        1000,
-			ErrorDetails: ErrorDetailsConfig{
-				Enabled:        true,
-				Statuses:       []string{cpi.StatusFailed, cpi.StatusEscalated, cpi.StatusRetry},
-				MaxConcurrency: 4,
-				MaxSize:        8 << 10,
-			},
-		},
+		MaxResponseSize:      httpapi.DefaultMaxBodySize,
+		Messages:             defaultMessagesConfig(),
 		Inventory:            defaultInventoryConfig(),
 		AuditLogs:            defaultAuditLogsConfig(),
 		LogFiles:             defaultLogFilesConfig(),
@@ -71,19 +59,26 @@ func createDefaultConfig() component.Config {
 		CloudALM:             defaultCloudALMConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
+		Events:               metadata.DefaultEventsConfig(),
 	}
 }
 
 func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
 	t := tenants.acquire(cfg.(*Config), set)
-	t.setLogsConsumer(next)
-	return &logsReceiver{tenant: t}, nil
+	t.setLogs(next)
+	return &signalReceiver{tenant: t}, nil
+}
+
+func createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
+	t := tenants.acquire(cfg.(*Config), set)
+	t.setTraces(next)
+	return &signalReceiver{tenant: t}, nil
 }
 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
 	c := cfg.(*Config)
 	t := tenants.acquire(c, set)
-	t.setMetricsConsumer(next)
+	t.setMetrics(next)
 	s, err := scraper.NewMetrics(t.scrapeMetrics,
 		scraper.WithStart(t.start),
 		scraper.WithShutdown(func(ctx context.Context) error { return tenants.release(ctx, c, t) }))
@@ -95,15 +90,15 @@ func createMetrics(_ context.Context, set receiver.Settings, cfg component.Confi
 	return scraperhelper.NewMetricsController(&ctrl, set, next, scraperhelper.AddMetricsScraper(metadata.Type, s))
 }
 
-// logsReceiver is the logs face of a shared tenant.
-type logsReceiver struct {
+// signalReceiver is the logs or traces face of a shared tenant.
+type signalReceiver struct {
 	tenant *tenant
 }
 
-func (r *logsReceiver) Start(ctx context.Context, host component.Host) error {
+func (r *signalReceiver) Start(ctx context.Context, host component.Host) error {
 	return r.tenant.start(ctx, host)
 }
 
-func (r *logsReceiver) Shutdown(ctx context.Context) error {
+func (r *signalReceiver) Shutdown(ctx context.Context) error {
 	return tenants.release(ctx, r.tenant.cfg, r.tenant)
 }

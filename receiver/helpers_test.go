@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
@@ -92,17 +94,59 @@ func testMessagesConfig() MessagesConfig {
 	return cfg
 }
 
-func (tt *testTenant) source(t testing.TB, cfg MessagesConfig, next consumer.Logs, st storage.Client) *messageSource {
+// envOptions say what a test source is built with; zero fields get test defaults.
+type envOptions struct {
+	cfg     *Config
+	client  *cpi.Client
+	logs    consumer.Logs
+	metrics consumer.Metrics
+	traces  consumer.Traces
+	storage storage.Client
+	tel     *telemetry
+	now     func() time.Time
+}
+
+// testEnv is the environment a source is built from in the tenant, with consumers, storage and clock of
+// the test's choosing.
+func testEnv(t testing.TB, o envOptions) *sourceEnv {
 	t.Helper()
 	set := receivertest.NewNopSettings(metadata.Type)
 	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
 	require.NoError(t, err)
-	mapper := &mapping.Mapper{Tenant: mapping.Tenant{URL: tt.client.Root(), Name: "test"}, Scope: mapping.Scope{Name: metadata.ScopeName}}
-	if st == nil {
-		st = storage.NewNopClient()
+	if o.cfg == nil {
+		o.cfg = createDefaultConfig().(*Config)
 	}
-	src := newMessageSource(cfg, tt.client, mapper, next, obs, checkpoint.NewStore(st), tt.tel, zap.NewNop())
-	src.now = tt.clock.Now
+	if o.storage == nil {
+		o.storage = storage.NewNopClient()
+	}
+	if o.tel == nil {
+		o.tel = newTelemetry()
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	url := "https://acme.example/api/v1"
+	if o.client != nil {
+		url = o.client.Root()
+	}
+	mapper := mapping.NewMapper(mapping.Tenant{URL: url, Name: "test"}, mapping.Scope{Name: metadata.ScopeName},
+		mapping.Switches{Events: o.cfg.Events, ResourceAttributes: o.cfg.ResourceAttributes})
+	mapper.CustomHeader = o.cfg.Messages.customHeaderFilter()
+	return &sourceEnv{
+		ctx: t.Context(), cfg: o.cfg, set: set, host: componenttest.NewNopHost(), client: o.client, mapper: mapper,
+		out:   &output{logs: o.logs, metrics: o.metrics, traces: o.traces, obs: obs},
+		store: checkpoint.NewStore(o.storage), tel: o.tel, inventory: &inventoryCache{}, now: o.now,
+	}
+}
+
+func (tt *testTenant) env(t testing.TB, next consumer.Logs, st storage.Client) *sourceEnv {
+	return testEnv(t, envOptions{client: tt.client, logs: next, storage: st, tel: tt.tel, now: tt.clock.Now})
+}
+
+func (tt *testTenant) source(t testing.TB, cfg MessagesConfig, next consumer.Logs, st storage.Client) *messageSource {
+	t.Helper()
+	e := tt.env(t, next, st)
+	src := newMessageSource(cfg, tt.client, e.mapper, e.out, e.store, e.tel, zap.NewNop(), e.now)
 	require.NoError(t, src.load(t.Context()))
 	return src
 }
@@ -180,4 +224,30 @@ func checkExactlyOnce(t *testing.T, truth []fakecpi.Truth, got []stateKey, until
 		}
 	}
 	require.Positive(t, finals, "the scenario produced no final states to check")
+}
+
+// messageCount is the newest cumulative total of sapcpi.messages across the emitted metrics.
+func messageCount(all []pmetric.Metrics) int64 {
+	var newest int64
+	for _, md := range all {
+		rms := md.ResourceMetrics()
+		for i := 0; i < rms.Len(); i++ {
+			sms := rms.At(i).ScopeMetrics()
+			for j := 0; j < sms.Len(); j++ {
+				ms := sms.At(j).Metrics()
+				for k := 0; k < ms.Len(); k++ {
+					if ms.At(k).Name() != "sapcpi.messages" {
+						continue
+					}
+					var total int64
+					dps := ms.At(k).Sum().DataPoints()
+					for d := 0; d < dps.Len(); d++ {
+						total += dps.At(d).IntValue()
+					}
+					newest = total
+				}
+			}
+		}
+	}
+	return newest
 }

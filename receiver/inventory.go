@@ -7,9 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
@@ -61,29 +59,30 @@ func defaultInventoryConfig() InventoryConfig {
 	}
 }
 
-func (c *InventoryConfig) validate() []error {
+// Validate checks the section; the collector prefixes the errors with "inventory".
+func (c *InventoryConfig) Validate() error {
 	if !c.Enabled {
 		return nil
 	}
 	var errs []error
 	if c.SnapshotInterval < time.Minute {
-		errs = append(errs, fmt.Errorf("inventory.snapshot_interval: must be at least 1m, got %s", c.SnapshotInterval))
+		errs = append(errs, fmt.Errorf("snapshot_interval: must be at least 1m, got %s", c.SnapshotInterval))
 	}
 	if c.ExpiryWarning <= 0 {
-		errs = append(errs, fmt.Errorf("inventory.expiry_warning: must be positive, got %s", c.ExpiryWarning))
+		errs = append(errs, fmt.Errorf("expiry_warning: must be positive, got %s", c.ExpiryWarning))
 	}
 	for name, s := range map[string]InventorySourceConfig{
 		"runtime_artifacts": c.RuntimeArtifacts, "service_endpoints": c.ServiceEndpoints, "keystores": c.Keystores.InventorySourceConfig,
 		"packages": c.Packages, "jms": c.JMS,
 	} {
 		if s.Enabled && s.Interval < 10*time.Second {
-			errs = append(errs, fmt.Errorf("inventory.%s.interval: must be at least 10s, got %s", name, s.Interval))
+			errs = append(errs, fmt.Errorf("%s.interval: must be at least 10s, got %s", name, s.Interval))
 		}
 	}
 	if c.Keystores.Enabled && len(c.Keystores.Names) == 0 {
-		errs = append(errs, errors.New("inventory.keystores.names: name at least one keystore (system is the tenant keystore)"))
+		errs = append(errs, errors.New("keystores.names: name at least one keystore (system is the tenant keystore)"))
 	}
-	return errs
+	return sectionErrors(errs)
 }
 
 // inventoryClient is the part of the CPI client the inventory sources need.
@@ -128,12 +127,11 @@ type inventoryStateObj struct {
 // restart neither repeats nor loses a change, and emits no spurious "created" events.
 type inventorySource struct {
 	kind     string
-	interval time.Duration
+	every    time.Duration
 	snapshot time.Duration
 	fetch    func(ctx context.Context) ([]mapping.Object, func(), error)
 	mapper   *mapping.Mapper
-	logs     consumer.Logs
-	obs      *receiverhelper.ObsReport
+	out      *output
 	store    *checkpoint.Store
 	logger   *zap.Logger
 	now      func() time.Time
@@ -143,6 +141,8 @@ type inventorySource struct {
 }
 
 func (s *inventorySource) name() string { return "inventory/" + s.kind }
+
+func (s *inventorySource) interval() time.Duration { return s.every }
 
 func (s *inventorySource) load(ctx context.Context) error {
 	var st inventoryState
@@ -178,13 +178,9 @@ func (s *inventorySource) poll(ctx context.Context) error {
 	if snapshot {
 		all = objects
 	}
-	if s.logs != nil && (len(all) > 0 || len(changes) > 0) {
-		ld := s.mapper.Inventory(all, changes, now)
-		opCtx := s.obs.StartLogsOp(ctx)
-		err := s.logs.ConsumeLogs(opCtx, ld)
-		s.obs.EndLogsOp(opCtx, "odata_v2", ld.LogRecordCount(), err)
-		if err != nil {
-			return fmt.Errorf("%w: %s inventory held back for the next poll: %w", errConsumer, s.kind, err)
+	if s.out.logs != nil && (len(all) > 0 || len(changes) > 0) {
+		if err := s.out.consumeLogs(ctx, formatOData, s.mapper.Inventory(all, changes, now), s.kind+" inventory records"); err != nil {
+			return err
 		}
 	}
 	next := inventoryState{LastSnapshot: s.state.LastSnapshot, Objects: make(map[string]inventoryStateObj, len(objects))}
@@ -204,22 +200,23 @@ func (s *inventorySource) poll(ctx context.Context) error {
 	return nil
 }
 
-// inventorySources builds the enabled sources over one client and one cache.
-func (t *tenant) inventorySources(client inventoryClient, mapper *mapping.Mapper, obs *receiverhelper.ObsReport, store *checkpoint.Store) []*inventorySource {
-	c := t.cfg.Inventory
+func inventorySources(e *sourceEnv) ([]source, error) {
+	return buildInventorySources(e, e.client), nil
+}
+
+// buildInventorySources builds the enabled sources over one client and one cache.
+func buildInventorySources(e *sourceEnv, client inventoryClient) []source {
+	c := e.cfg.Inventory
 	if !c.Enabled {
 		return nil
 	}
-	cache := t.inventory
-	clock := t.clock
-	if clock == nil {
-		clock = time.Now
-	}
+	cache := e.inventory
+	clock := e.now
 	newSource := func(kind string, interval time.Duration, fetch func(context.Context) ([]mapping.Object, func(), error)) *inventorySource {
-		return &inventorySource{kind: kind, interval: interval, snapshot: c.SnapshotInterval, fetch: fetch, mapper: mapper, logs: t.logs,
-			obs: obs, store: store, logger: t.set.Logger.With(zap.String("source", "inventory/"+kind)), now: clock}
+		return &inventorySource{kind: kind, every: interval, snapshot: c.SnapshotInterval, fetch: fetch, mapper: e.mapper, out: e.out,
+			store: e.store, logger: e.logger("inventory/" + kind), now: clock}
 	}
-	var out []*inventorySource
+	var out []source
 	if c.RuntimeArtifacts.Enabled {
 		out = append(out, newSource("runtime_artifacts", c.RuntimeArtifacts.Interval, func(ctx context.Context) ([]mapping.Object, func(), error) {
 			arts, err := client.RuntimeArtifacts(ctx)
@@ -232,7 +229,7 @@ func (t *tenant) inventorySources(client inventoryClient, mapper *mapping.Mapper
 				if a.Status == "ERROR" {
 					// The error text is what an operator needs; a failed lookup is not worth failing the poll.
 					if text, err = client.RuntimeArtifactError(ctx, a.Id, 8<<10); err != nil && ctx.Err() == nil {
-						t.set.Logger.Warn("Cannot read the error of an artifact in ERROR", zap.String("artifact", a.Id), zap.Error(err))
+						e.logger("inventory/runtime_artifacts").Warn("Cannot read the error of an artifact in ERROR", zap.String("artifact", a.Id), zap.Error(err))
 					}
 				}
 				objs = append(objs, mapping.RuntimeArtifactObject(a, text))

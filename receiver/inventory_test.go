@@ -14,10 +14,8 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
-	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
@@ -28,7 +26,7 @@ const epoch = time.Minute // the simulated tenant's TimeScale in these tests
 
 type invTest struct {
 	tt      *testTenant
-	tenant  *tenant
+	env     *sourceEnv
 	sources map[string]*inventorySource
 	sink    *consumertest.LogsSink
 }
@@ -41,23 +39,16 @@ func newInvTest(t *testing.T, opts fakecpi.Options, cfg InventoryConfig, next co
 }
 
 func (tt *testTenant) inventory(t *testing.T, cfg InventoryConfig, next consumer.Logs, st storage.Client) *invTest {
-	set := receivertest.NewNopSettings(metadata.Type)
-	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
-	require.NoError(t, err)
-	if st == nil {
-		st = storage.NewNopClient()
-	}
 	full := createDefaultConfig().(*Config)
 	full.Inventory = cfg
-	ten := &tenant{cfg: full, set: set, telemetry: tt.tel, inventory: &inventoryCache{}, logs: next, clock: tt.clock.Now}
-	tt.tel.inventory, tt.tel.expiryWarning = ten.inventory, cfg.ExpiryWarning
-	mapper := &mapping.Mapper{Tenant: mapping.Tenant{URL: tt.client.Root(), Name: "test"}, Scope: mapping.Scope{Name: metadata.ScopeName}}
+	e := testEnv(t, envOptions{cfg: full, client: tt.client, logs: next, storage: st, tel: tt.tel, now: tt.clock.Now})
+	tt.tel.inventory, tt.tel.expiryWarning = e.inventory, cfg.ExpiryWarning
 	srcs := map[string]*inventorySource{}
-	for _, s := range ten.inventorySources(tt.client, mapper, obs, checkpoint.NewStore(st)) {
+	for _, s := range buildInventorySources(e, tt.client) {
 		require.NoError(t, s.load(t.Context()))
-		srcs[s.kind] = s
+		srcs[s.(*inventorySource).kind] = s.(*inventorySource)
 	}
-	it := &invTest{tt: tt, tenant: ten, sources: srcs}
+	it := &invTest{tt: tt, env: e, sources: srcs}
 	if sink, ok := next.(*consumertest.LogsSink); ok {
 		it.sink = sink
 	}
@@ -252,9 +243,9 @@ func TestInventoryStateHoldsWhenConsumerFails(t *testing.T) {
 	err := it.sources["runtime_artifacts"].poll(t.Context())
 	require.ErrorIs(t, err, errRefused)
 	assert.False(t, it.sources["runtime_artifacts"].loaded, "nothing committed")
-	it.tenant.inventory.mu.Lock()
-	assert.False(t, it.tenant.inventory.hasArts, "the metrics do not show what was not delivered")
-	it.tenant.inventory.mu.Unlock()
+	it.env.inventory.mu.Lock()
+	assert.False(t, it.env.inventory.hasArts, "the metrics do not show what was not delivered")
+	it.env.inventory.mu.Unlock()
 }
 
 func TestInventoryOneForbiddenSourceDoesNotStopTheOthers(t *testing.T) {

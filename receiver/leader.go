@@ -38,21 +38,22 @@ func defaultLeaderElectionConfig() LeaderElectionConfig {
 	return LeaderElectionConfig{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
 }
 
-func (c *LeaderElectionConfig) validate() []error {
+// Validate checks the section; the collector prefixes the errors with "leader_election".
+func (c *LeaderElectionConfig) Validate() error {
 	if !c.Enabled {
 		return nil
 	}
 	var errs []error
 	if c.LeaseName == "" {
-		errs = append(errs, errors.New("leader_election.lease_name: required (one Lease per tenant, e.g. sapcpi-prod)"))
+		errs = append(errs, errors.New("lease_name: required (one Lease per tenant, e.g. sapcpi-prod)"))
 	}
 	if c.CheckpointConfigMap == "" {
-		errs = append(errs, errors.New("leader_election.checkpoint_configmap: required, so that the next leader reads the checkpoint (e.g. sapcpi-prod-checkpoints)"))
+		errs = append(errs, errors.New("checkpoint_configmap: required, so that the next leader reads the checkpoint (e.g. sapcpi-prod-checkpoints)"))
 	}
 	if !(c.RetryPeriod > 0 && c.RetryPeriod < c.RenewDeadline && c.RenewDeadline < c.LeaseDuration) {
-		errs = append(errs, fmt.Errorf("leader_election: need 0 < retry_period < renew_deadline < lease_duration, got %s, %s, %s", c.RetryPeriod, c.RenewDeadline, c.LeaseDuration))
+		errs = append(errs, fmt.Errorf("need 0 < retry_period < renew_deadline < lease_duration, got %s, %s, %s", c.RetryPeriod, c.RenewDeadline, c.LeaseDuration))
 	}
-	return errs
+	return sectionErrors(errs)
 }
 
 // kubeClients are the two API groups the election and the checkpoint need. (Only these: the full

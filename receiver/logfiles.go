@@ -8,8 +8,6 @@ import (
 	"sort"
 	"time"
 
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
@@ -35,29 +33,30 @@ func defaultLogFilesConfig() LogFilesConfig {
 	return LogFilesConfig{Enabled: true, PollInterval: 5 * time.Minute, Types: []string{logfile.KindHTTP, logfile.KindTrace}, BatchSize: 1000, MaxFileSize: 1 << 30}
 }
 
-func (c *LogFilesConfig) validate() []error {
+// Validate checks the section; the collector prefixes the errors with "log_files".
+func (c *LogFilesConfig) Validate() error {
 	if !c.Enabled {
 		return nil
 	}
 	var errs []error
 	if c.PollInterval < time.Second {
-		errs = append(errs, fmt.Errorf("log_files.poll_interval: must be at least 1s, got %s", c.PollInterval))
+		errs = append(errs, fmt.Errorf("poll_interval: must be at least 1s, got %s", c.PollInterval))
 	}
 	if len(c.Types) == 0 {
-		errs = append(errs, errors.New("log_files.types: name http, trace or both"))
+		errs = append(errs, errors.New("types: name http, trace or both"))
 	}
 	for _, t := range c.Types {
 		if t != logfile.KindHTTP && t != logfile.KindTrace {
-			errs = append(errs, fmt.Errorf("log_files.types: unknown type %q; use http or trace", t))
+			errs = append(errs, fmt.Errorf("types: unknown type %q; use http or trace", t))
 		}
 	}
 	if c.BatchSize < 1 || c.BatchSize > 100000 {
-		errs = append(errs, fmt.Errorf("log_files.batch_size: must be between 1 and 100000, got %d", c.BatchSize))
+		errs = append(errs, fmt.Errorf("batch_size: must be between 1 and 100000, got %d", c.BatchSize))
 	}
 	if c.MaxFileSize < 1<<20 {
-		errs = append(errs, fmt.Errorf("log_files.max_file_size: must be at least 1 MiB, got %d", c.MaxFileSize))
+		errs = append(errs, fmt.Errorf("max_file_size: must be at least 1 MiB, got %d", c.MaxFileSize))
 	}
-	return errs
+	return sectionErrors(errs)
 }
 
 type logFilesClient interface {
@@ -91,15 +90,24 @@ type logFileSource struct {
 	cfg    LogFilesConfig
 	client logFilesClient
 	mapper *mapping.Mapper
-	logs   consumer.Logs
-	obs    *receiverhelper.ObsReport
+	out    *output
 	store  *checkpoint.Store
 	logger *zap.Logger
 	now    func() time.Time
 	state  logFilesState
 }
 
+func logFileSources(e *sourceEnv) ([]source, error) {
+	c := e.cfg.LogFiles
+	if !c.Enabled {
+		return nil, nil
+	}
+	return []source{&logFileSource{cfg: c, client: e.client, mapper: e.mapper, out: e.out, store: e.store, logger: e.logger("log_files"), now: e.now}}, nil
+}
+
 func (s *logFileSource) name() string { return "log_files" }
+
+func (s *logFileSource) interval() time.Duration { return s.cfg.PollInterval }
 
 func (s *logFileSource) load(ctx context.Context) error {
 	st := logFilesState{Files: map[string]fileProgress{}}
@@ -175,7 +183,7 @@ func (s *logFileSource) readFile(ctx context.Context, f cpi.LogFile, final bool)
 			if len(batch) == 0 {
 				return nil
 			}
-			if err := consumeLogs(ctx, s.logs, s.obs, s.mapper.LogFileEntries(info, batch, s.now()), "log file lines"); err != nil {
+			if err := s.out.consumeLogs(ctx, formatLogFile, s.mapper.LogFileEntries(info, batch, s.now()), "log file lines"); err != nil {
 				return httpapi.Stop(err)
 			}
 			batch = batch[:0]

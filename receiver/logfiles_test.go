@@ -16,25 +16,21 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.uber.org/zap"
 
-	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
-	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
 
 func (tt *testTenant) logFileSource(t *testing.T, next consumer.Logs, st storage.Client) *logFileSource {
 	t.Helper()
-	if st == nil {
-		st = storage.NewNopClient()
-	}
-	cfg := defaultLogFilesConfig()
-	cfg.BatchSize = 100
-	src := &logFileSource{cfg: cfg, client: tt.client, logs: next, obs: testObs(t), store: checkpoint.NewStore(st), logger: zap.NewNop(),
-		now: tt.clock.Now, mapper: &mapping.Mapper{Scope: mapping.Scope{Name: metadata.ScopeName}}}
+	cfg := createDefaultConfig().(*Config)
+	cfg.LogFiles.BatchSize = 100
+	e := testEnv(t, envOptions{cfg: cfg, client: tt.client, logs: next, storage: st, now: tt.clock.Now})
+	srcs, err := logFileSources(e)
+	require.NoError(t, err)
+	src := srcs[0].(*logFileSource)
 	require.NoError(t, src.load(t.Context()))
 	return src
 }

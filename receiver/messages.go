@@ -4,18 +4,131 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 )
+
+// MessagesConfig configures the incremental read of MessageProcessingLogs by LogEnd.
+type MessagesConfig struct {
+	Enabled      bool `mapstructure:"enabled"`
+	WindowConfig `mapstructure:",squash"`
+	// PageSize is $top per request (1..1000; CPI pages at 1000).
+	PageSize int `mapstructure:"page_size"`
+
+	IncludeIFlows   []string `mapstructure:"include_iflows"`
+	ExcludeIFlows   []string `mapstructure:"exclude_iflows"`
+	IncludeStatuses []string `mapstructure:"include_statuses"`
+	ExcludeStatuses []string `mapstructure:"exclude_statuses"`
+
+	ErrorDetails           ErrorDetailsConfig  `mapstructure:"error_details"`
+	CustomHeaderProperties CustomHeadersConfig `mapstructure:"custom_header_properties"`
+}
+
+// ErrorDetailsConfig controls fetching ErrorInformation/$value for messages in error.
+type ErrorDetailsConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Statuses whose error text is fetched; DISCARDED has none, and asking for it only loads the tenant.
+	Statuses []string `mapstructure:"statuses"`
+	// MaxConcurrency bounds the parallel requests per page.
+	MaxConcurrency int `mapstructure:"max_concurrency"`
+	// MaxSize caps the text in bytes; a longer text is cut and marked truncated.
+	MaxSize int `mapstructure:"max_size"`
+}
+
+// CustomHeadersConfig controls the opt-in custom header properties.
+type CustomHeadersConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Include is the allow-list of header names; "*" allows every name.
+	Include []string `mapstructure:"include"`
+}
+
+// mplRetention is how long a tenant keeps MPLs: the furthest back a read can go.
+const mplRetention = 30 * 24 * time.Hour
+
+func defaultMessagesConfig() MessagesConfig {
+	return MessagesConfig{
+		Enabled: true,
+		WindowConfig: WindowConfig{
+			PollInterval: time.Minute, SettleDelay: time.Minute, Overlap: 2 * time.Minute, InitialLookback: time.Hour,
+		},
+		PageSize: 1000,
+		ErrorDetails: ErrorDetailsConfig{
+			Enabled:        true,
+			Statuses:       []string{cpi.StatusFailed, cpi.StatusEscalated, cpi.StatusRetry},
+			MaxConcurrency: 4,
+			MaxSize:        8 << 10,
+		},
+	}
+}
+
+// Validate checks the section; the collector prefixes the errors with "messages".
+func (m *MessagesConfig) Validate() error {
+	if !m.Enabled {
+		return nil
+	}
+	errs := m.WindowConfig.validate(mplRetention, "the 30-day MPL retention")
+	if m.PageSize < 1 || m.PageSize > 1000 {
+		errs = append(errs, fmt.Errorf("page_size: must be between 1 and 1000 (CPI pages at 1000), got %d", m.PageSize))
+	}
+	errs = append(errs, checkStatuses("include_statuses", m.IncludeStatuses)...)
+	errs = append(errs, checkStatuses("exclude_statuses", m.ExcludeStatuses)...)
+	errs = append(errs, checkStatuses("error_details.statuses", m.ErrorDetails.Statuses)...)
+	if len(m.IncludeIFlows) > 0 && len(m.ExcludeIFlows) > 0 {
+		errs = append(errs, errors.New("include_iflows and exclude_iflows cannot both be set"))
+	}
+	if len(m.IncludeStatuses) > 0 && len(m.ExcludeStatuses) > 0 {
+		errs = append(errs, errors.New("include_statuses and exclude_statuses cannot both be set"))
+	}
+	if d := m.ErrorDetails; d.Enabled {
+		if d.MaxConcurrency < 1 || d.MaxConcurrency > 16 {
+			errs = append(errs, fmt.Errorf("error_details.max_concurrency: must be between 1 and 16, got %d", d.MaxConcurrency))
+		}
+		if d.MaxSize < 64 {
+			errs = append(errs, fmt.Errorf("error_details.max_size: must be at least 64 bytes, got %d", d.MaxSize))
+		}
+	}
+	if h := m.CustomHeaderProperties; h.Enabled && len(h.Include) == 0 {
+		errs = append(errs, errors.New("custom_header_properties.include: list the header names to emit (they can hold personal data), or [\"*\"] for all"))
+	}
+	return sectionErrors(errs)
+}
+
+func checkStatuses(field string, values []string) []error {
+	var errs []error
+	for _, s := range values {
+		if !slices.Contains(cpi.KnownStatuses, s) {
+			errs = append(errs, fmt.Errorf("%s: unknown status %q; use one of %s", field, s, strings.Join(cpi.KnownStatuses, ", ")))
+		}
+	}
+	return errs
+}
+
+// customHeaderFilter returns the allow-list test, or nil when custom headers are off.
+func (m *MessagesConfig) customHeaderFilter() func(string) bool {
+	h := m.CustomHeaderProperties
+	if !h.Enabled {
+		return nil
+	}
+	if slices.Contains(h.Include, "*") {
+		return func(string) bool { return true }
+	}
+	allowed := make(map[string]struct{}, len(h.Include))
+	for _, n := range h.Include {
+		allowed[n] = struct{}{}
+	}
+	return func(name string) bool {
+		_, ok := allowed[name]
+		return ok
+	}
+}
 
 // messageClient is the part of the CPI client the message source needs.
 type messageClient interface {
@@ -25,40 +138,45 @@ type messageClient interface {
 
 const messagesCheckpointKey = "messages"
 
-var errConsumer = errors.New("the next consumer refused the records")
+// Sinks of the message source.
+const sinkRecords checkpoint.Sinks = 1 << 0 // log records and the metrics derived from them
+
+// messageKey identifies one state of one MPL: a message yields one record per state it is seen in.
+func messageKey(m *cpi.MessageProcessingLog) checkpoint.Key {
+	return checkpoint.StateKey(m.MessageGuid, m.Status, m.LogEnd.Time)
+}
 
 // messageSource reads MessageProcessingLogs incrementally by LogEnd (see incremental for the paging,
-// de-duplication and checkpoint rules) and delivers each MPL state once: key (MessageGuid, Status,
-// LogEnd), so a message yields one record per state it is seen in.
+// de-duplication and checkpoint rules) and delivers each MPL state once.
 type messageSource struct {
 	*incremental[cpi.MessageProcessingLog]
 	cfg    MessagesConfig
 	client messageClient
 	mapper *mapping.Mapper
-	logs   consumer.Logs // nil when only a metrics pipeline uses the receiver
-	obs    *receiverhelper.ObsReport
+	out    *output
 }
 
-func newMessageSource(cfg MessagesConfig, client messageClient, mapper *mapping.Mapper, logs consumer.Logs,
-	obs *receiverhelper.ObsReport, store *checkpoint.Store, tel *telemetry, logger *zap.Logger,
+func messageSources(e *sourceEnv) ([]source, error) {
+	if !e.cfg.Messages.Enabled {
+		return nil, nil
+	}
+	return []source{newMessageSource(e.cfg.Messages, e.client, e.mapper, e.out, e.store, e.tel, e.logger("messages"), e.now)}, nil
+}
+
+func newMessageSource(cfg MessagesConfig, client messageClient, mapper *mapping.Mapper, out *output,
+	store *checkpoint.Store, tel *telemetry, logger *zap.Logger, now func() time.Time,
 ) *messageSource {
-	s := &messageSource{cfg: cfg, client: client, mapper: mapper, logs: logs, obs: obs}
+	s := &messageSource{cfg: cfg, client: client, mapper: mapper, out: out}
 	s.incremental = &incremental[cpi.MessageProcessingLog]{
-		name: "messages", key: messagesCheckpointKey,
-		cfg:     windowConfig{SettleDelay: cfg.SettleDelay, Overlap: cfg.Overlap, InitialLookback: cfg.InitialLookback, PageSize: cfg.PageSize},
-		read:    s.read,
-		id:      messageKey,
-		stamp:   func(m *cpi.MessageProcessingLog) time.Time { return m.LogEnd.Time },
-		deliver: s.deliver,
-		store:   store, tel: tel, logger: logger, now: time.Now,
+		label: "messages", key: messagesCheckpointKey,
+		cfg: cfg.WindowConfig, pageSize: cfg.PageSize, every: cfg.PollInterval,
+		read:  s.read,
+		stamp: func(m *cpi.MessageProcessingLog) time.Time { return m.LogEnd.Time },
+		sinks: []sink[cpi.MessageProcessingLog]{{bits: sinkRecords, key: messageKey, deliver: s.deliverRecords}},
+		store: store, tel: tel, logger: logger, now: now,
 		window: checkpoint.NewWindow(),
 	}
 	return s
-}
-
-// messageKey identifies one state of one MPL.
-func messageKey(m *cpi.MessageProcessingLog) string {
-	return m.MessageGuid + "|" + m.Status + "|" + strconv.FormatInt(m.LogEnd.UnixMilli(), 10)
 }
 
 func (s *messageSource) read(ctx context.Context, from, until time.Time, top, skip int) ([]cpi.MessageProcessingLog, bool, error) {
@@ -72,19 +190,16 @@ func (s *messageSource) read(ctx context.Context, from, until time.Time, top, sk
 	return page.Results, page.Next != "", err
 }
 
-// deliver enriches, maps and hands one page to the next consumer; only then are the metrics counted.
-func (s *messageSource) deliver(ctx context.Context, mpls []cpi.MessageProcessingLog) error {
-	if s.logs != nil {
+// deliverRecords enriches, maps and hands one page's new MPL states to the logs pipeline; only once it
+// accepted are they counted in the metrics.
+func (s *messageSource) deliverRecords(ctx context.Context, mpls []cpi.MessageProcessingLog) error {
+	if s.out.logs != nil && s.mapper.Enabled(mapping.EventMessage) {
 		details, err := s.errorDetails(ctx, mpls)
 		if err != nil {
 			return err
 		}
-		logs := s.mapper.Messages(mpls, details, s.now())
-		opCtx := s.obs.StartLogsOp(ctx)
-		err = s.logs.ConsumeLogs(opCtx, logs)
-		s.obs.EndLogsOp(opCtx, "odata_v2", len(mpls), err)
-		if err != nil {
-			return fmt.Errorf("%w: %d message records held back for the next poll: %w", errConsumer, len(mpls), err)
+		if err := s.out.consumeLogs(ctx, formatOData, s.mapper.Messages(mpls, details, s.now()), "message records"); err != nil {
+			return err
 		}
 	}
 	s.tel.recordMessages(mpls)
@@ -98,38 +213,25 @@ func (s *messageSource) errorDetails(ctx context.Context, mpls []cpi.MessageProc
 	if !d.Enabled {
 		return nil, nil
 	}
-	wanted := make(map[string]bool, len(d.Statuses))
-	for _, st := range d.Statuses {
-		wanted[st] = true
-	}
 	details := make([]mapping.ErrorDetail, len(mpls))
-	sem := make(chan struct{}, d.MaxConcurrency)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failures int
 	var firstErr error
-	for i := range mpls {
-		if !wanted[mpls[i].Status] {
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			text, truncated, err := s.client.MessageErrorText(ctx, mpls[i].MessageGuid, d.MaxSize)
-			if err != nil {
-				mu.Lock()
-				failures++
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-				return
+	forEachBounded(len(mpls), d.MaxConcurrency, func(i int) bool {
+		return slices.Contains(d.Statuses, mpls[i].Status)
+	}, func(i int) {
+		text, truncated, err := s.client.MessageErrorText(ctx, mpls[i].MessageGuid, d.MaxSize)
+		if err != nil {
+			mu.Lock()
+			failures++
+			if firstErr == nil {
+				firstErr = err
 			}
-			details[i] = mapping.ErrorDetail{Text: text, Truncated: truncated}
-		}(i)
-	}
-	wg.Wait()
+			mu.Unlock()
+			return
+		}
+		details[i] = mapping.ErrorDetail{Text: text, Truncated: truncated}
+	})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -138,4 +240,21 @@ func (s *messageSource) errorDetails(ctx context.Context, mpls []cpi.MessageProc
 			zap.Int("failed", failures), zap.Error(firstErr))
 	}
 	return details, nil
+}
+
+// forEachBounded runs fn for the indexes below n that want selects, at most limit at a time.
+func forEachBounded(n, limit int, want func(int) bool, fn func(int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		if !want(i) {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
 }

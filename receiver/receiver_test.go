@@ -1,6 +1,7 @@
 package sapcpireceiver
 
 import (
+	"context"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -119,22 +120,24 @@ func TestReceiverStartNamesAMissingStorageExtension(t *testing.T) {
 
 func TestPollerReportsARepeatedErrorOnceAndBacksOffFromMissingAPIs(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	p := &poller{name: "messages", interval: time.Second, rare: time.Hour, logger: zap.New(core)}
+	p := &poller{src: idleSource{every: time.Second}, rare: time.Hour, logger: zap.New(core)}
 	forbidden := &httpapi.Error{Op: "fetching MessageProcessingLogs", Kind: httpapi.KindForbidden, Status: 403, Hint: "the service key's instance lacks role MonitoringDataRead"}
 	for range 3 {
 		assert.Equal(t, time.Hour, p.report(t.Context(), forbidden), "a forbidden source is checked rarely")
 	}
-	assert.Equal(t, 1, logs.FilterLevelExact(zapcore.ErrorLevel).Len(), "one actionable line, not one per poll")
-	assert.Contains(t, logs.FilterLevelExact(zapcore.ErrorLevel).All()[0].ContextMap()["error"], "MonitoringDataRead")
+	warnings := logs.FilterLevelExact(zapcore.WarnLevel)
+	assert.Equal(t, 1, warnings.Len(), "one actionable warning, not one per poll")
+	assert.Contains(t, warnings.All()[0].ContextMap()["error"], "MonitoringDataRead", "it names the role to add")
 
 	server := &httpapi.Error{Op: "fetching MessageProcessingLogs", Kind: httpapi.KindServer, Status: 503}
 	assert.Equal(t, time.Second, p.report(t.Context(), server), "a transient failure keeps the normal interval")
-	assert.Equal(t, 2, logs.FilterLevelExact(zapcore.ErrorLevel).Len())
+	assert.Equal(t, 1, logs.FilterLevelExact(zapcore.ErrorLevel).Len())
 	assert.Equal(t, time.Second, p.report(t.Context(), nil))
 	assert.Equal(t, 1, logs.FilterMessage("Source recovered").Len())
 
 	missing := &httpapi.Error{Op: "fetching AuditLogs", Kind: httpapi.KindNotFound, Status: 404}
 	assert.Equal(t, time.Hour, p.report(t.Context(), missing))
+	assert.Equal(t, 1, logs.FilterLevelExact(zapcore.ErrorLevel).Len(), "a missing API is not an error")
 	assert.Equal(t, 1, logs.FilterMessage("Source not available on this tenant; checking again rarely").Len(), "a missing API is a warning, not a failure")
 }
 
@@ -169,3 +172,11 @@ func TestReceiverDeliversCloudALMBucketsToTheMetricsPipeline(t *testing.T) {
 		return seen["sapcpi.alm.executions"] && seen["sapcpi.alm.error_rate"] && seen["sapcpi.alm.health.usage"]
 	}, 10*time.Second, 50*time.Millisecond)
 }
+
+// idleSource is a source that reads nothing, for tests of the poller's own behaviour.
+type idleSource struct{ every time.Duration }
+
+func (idleSource) name() string               { return "idle" }
+func (s idleSource) interval() time.Duration  { return s.every }
+func (idleSource) load(context.Context) error { return nil }
+func (idleSource) poll(context.Context) error { return nil }

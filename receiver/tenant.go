@@ -8,14 +8,12 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
-	"github.com/sapcpi-otel/sapcpireceiver/internal/calm"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/checkpoint"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
@@ -24,33 +22,33 @@ import (
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
 
-// tenant is the state shared by the logs and metrics receivers of one configured receiver: one client,
-// one storage client, one set of pollers. The collector creates the two signals separately; whichever
+// tenant is the state shared by the logs, metrics and traces receivers of one configured receiver: one
+// client, one storage client, one set of pollers. The collector creates the signals separately; whichever
 // starts first starts the tenant, the last to shut down stops it.
 type tenant struct {
 	cfg       *Config
 	set       receiver.Settings
 	telemetry *telemetry
 	inventory *inventoryCache
-	// clock replaces time.Now in tests of the inventory.
+	// clock replaces time.Now in tests.
 	clock func() time.Time
 
-	mu sync.Mutex
+	mu      sync.Mutex
+	out     output
+	refs    int
+	started bool
+	storage storage.Client
+	cancel  context.CancelFunc
+
 	// jobsMu guards stopPollers; the election starts and stops pollers from its own goroutine.
 	jobsMu       sync.Mutex
 	stopPollers  context.CancelFunc
+	wg           sync.WaitGroup
 	stopElection context.CancelFunc
 	election     sync.WaitGroup
-	logs         consumer.Logs
-	metrics      consumer.Metrics
-	refs         int
-	started      bool
-	cancel       context.CancelFunc
-	wg           sync.WaitGroup
-	storage      storage.Client
 }
 
-// registry maps a receiver's *Config to its tenant; the collector hands both signals the same pointer.
+// registry maps a receiver's *Config to its tenant; the collector hands every signal the same pointer.
 type registry struct {
 	mu sync.Mutex
 	m  map[*Config]*tenant
@@ -86,186 +84,147 @@ func (r *registry) release(ctx context.Context, cfg *Config, t *tenant) error {
 	return t.stop(ctx)
 }
 
-func (t *tenant) setLogsConsumer(next consumer.Logs) {
+func (t *tenant) setLogs(next consumer.Logs) {
 	t.mu.Lock()
-	t.logs = next
+	t.out.logs = next
 	t.mu.Unlock()
 }
 
-func (t *tenant) setMetricsConsumer(next consumer.Metrics) {
+func (t *tenant) setMetrics(next consumer.Metrics) {
 	t.mu.Lock()
-	t.metrics = next
+	t.out.metrics = next
 	t.mu.Unlock()
 }
 
-func (t *tenant) start(ctx context.Context, host component.Host) error {
+func (t *tenant) setTraces(next consumer.Traces) {
+	t.mu.Lock()
+	t.out.traces = next
+	t.mu.Unlock()
+}
+
+func (t *tenant) now() time.Time {
+	if t.clock != nil {
+		return t.clock()
+	}
+	return time.Now()
+}
+
+func (t *tenant) start(ctx context.Context, host component.Host) (err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.started {
 		return nil
 	}
-	client, err := t.newClient(ctx, host)
+	env, kube, err := t.environment(ctx, host)
 	if err != nil {
 		return err
 	}
-	le := t.cfg.LeaderElection
-	var kube kubeClients
-	if le.Enabled {
-		if kube, err = kubeClient(); err != nil {
-			return err
-		}
-		// The next leader, in another pod, must read the checkpoint: it lives in a ConfigMap.
-		t.storage = k8sstore.New(kube.Core, le.namespace(), le.CheckpointConfigMap)
-	} else if t.storage, err = storageClient(ctx, host, t.cfg.StorageID, t.set.ID); err != nil {
-		return err
-	}
-	if t.cfg.StorageID == nil && !le.Enabled {
-		t.set.Logger.Warn("No storage extension configured: checkpoints live in memory, so after a restart the receiver reads messages.initial_lookback again and repeats records. Set storage: file_storage to resume where it stopped.")
-	}
-	if t.cfg.ClientConfig.TLS.InsecureSkipVerify {
-		t.set.Logger.Warn("tls.insecure_skip_verify is on: the tenant's certificate is not checked")
-	}
-	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
-		ReceiverID: t.set.ID, Transport: "http", LongLivedCtx: true, ReceiverCreateSettings: t.set,
-	})
-	if err != nil {
-		return err
-	}
-	mapper := &mapping.Mapper{
-		Tenant:       mapping.Tenant{URL: client.Root(), Name: t.cfg.TenantName},
-		Scope:        mapping.Scope{Name: metadata.ScopeName, Version: t.set.BuildInfo.Version},
-		CustomHeader: t.cfg.Messages.customHeaderFilter(),
-	}
-	t.telemetry.setResource(mapper.Tenant)
-
-	store := checkpoint.NewStore(t.storage)
-	almSources, err := t.cloudALMSources(ctx, host, obs, store, mapper.Tenant)
-	if err != nil {
-		_ = t.storage.Close(ctx)
-		return err
-	}
-	var btpAudit *btpAuditSource
-	if a := t.cfg.AuditLogs; a.BTP.Enabled {
-		bc, err := t.newBTPAuditClient(ctx, host)
+	defer func() {
 		if err != nil {
 			_ = t.storage.Close(ctx)
+		}
+	}()
+	var sources []source
+	for _, build := range sourceBuilders {
+		s, err := build(env)
+		if err != nil {
 			return err
 		}
-		btpAudit = &btpAuditSource{cfg: a.BTP, client: bc, mapper: mapper, logs: t.logs, obs: obs, store: store, tel: t.telemetry,
-			logger: t.set.Logger.With(zap.String("source", "audit_logs/btp")), now: time.Now, window: checkpoint.NewWindow()}
-	}
-
-	var jobs []job
-	add := func(name string, interval time.Duration, load, poll func(context.Context) error) {
-		jobs = append(jobs, job{name: name, interval: interval, load: load, poll: poll})
-	}
-	if t.cfg.Messages.Enabled {
-		src := newMessageSource(t.cfg.Messages, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger)
-		add(src.name, t.cfg.Messages.PollInterval, src.load, src.poll)
-	}
-	for _, src := range almSources {
-		add(src.name(), t.cfg.CloudALM.PollInterval, src.load, src.poll)
-	}
-	if a := t.cfg.AuditLogs; a.Enabled {
-		src := newAuditSource(a, client, mapper, t.logs, obs, store, t.telemetry, t.set.Logger.With(zap.String("source", "audit_logs")))
-		add(src.name, a.PollInterval, src.load, src.poll)
-	}
-	if lf := t.cfg.LogFiles; lf.Enabled {
-		src := &logFileSource{cfg: lf, client: client, mapper: mapper, logs: t.logs, obs: obs, store: store,
-			logger: t.set.Logger.With(zap.String("source", "log_files")), now: time.Now}
-		add(src.name(), lf.PollInterval, src.load, src.poll)
-	}
-	if btpAudit != nil {
-		add(btpAudit.name(), t.cfg.AuditLogs.BTP.PollInterval, btpAudit.load, btpAudit.poll)
-	}
-	inventory := t.inventorySources(client, mapper, obs, store)
-	for _, src := range inventory {
-		add(src.name(), src.interval, src.load, src.poll)
+		sources = append(sources, s...)
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	t.started = true
+	le := t.cfg.LeaderElection
 	if !le.Enabled {
-		t.runJobs(runCtx, jobs)
+		t.runPollers(runCtx, sources)
 	} else {
 		// Each leadership term runs the pollers afresh: they load the checkpoint the last leader left.
 		electCtx, stopElection := context.WithCancel(context.Background())
 		t.stopElection = stopElection
-		t.election.Add(1)
-		go func() {
-			defer t.election.Done()
+		t.election.Go(func() {
 			lead(electCtx, kube, le, t.set.Logger,
-				func() { t.runJobs(runCtx, jobs) },
-				func() { t.stopJobs() })
-		}()
+				func() { t.runPollers(runCtx, sources) },
+				func() { t.stopPollersAndWait() })
+		})
 	}
-	t.set.Logger.Info("Watching SAP Cloud Integration tenant", zap.String("endpoint", client.Root()),
-		zap.Bool("messages", t.cfg.Messages.Enabled), zap.Int("inventory_sources", len(inventory)), zap.Int("cloud_alm_providers", len(almSources)),
-		zap.Bool("leader_election", le.Enabled),
-		zap.Bool("logs_pipeline", t.logs != nil), zap.Bool("metrics_pipeline", t.metrics != nil))
+	names := make([]string, len(sources))
+	for i, s := range sources {
+		names[i] = s.name()
+	}
+	t.set.Logger.Info("Watching SAP Cloud Integration tenant", zap.String("endpoint", env.client.Root()),
+		zap.Strings("sources", names), zap.Bool("leader_election", le.Enabled),
+		zap.Bool("logs_pipeline", t.out.logs != nil), zap.Bool("metrics_pipeline", t.out.metrics != nil),
+		zap.Bool("traces_pipeline", t.out.traces != nil))
 	return nil
 }
 
-// cloudALMSources prepares one source per Cloud ALM provider; they deliver to the metrics pipeline.
-func (t *tenant) cloudALMSources(ctx context.Context, host component.Host, obs *receiverhelper.ObsReport, store *checkpoint.Store, tenantInfo mapping.Tenant) ([]*almSource, error) {
-	c := t.cfg.CloudALM
-	if !c.Enabled {
-		return nil, nil
-	}
-	if t.metrics == nil {
-		t.set.Logger.Warn("cloud_alm is enabled, but this receiver is in no metrics pipeline: Cloud ALM figures are not read")
-		return nil, nil
-	}
-	client, err := t.newCloudALMClient(ctx, host)
+// environment builds what every source needs: the tenant's client, the checkpoint store, the mapping
+// and the consumers.
+func (t *tenant) environment(ctx context.Context, host component.Host) (*sourceEnv, kubeClients, error) {
+	env := &sourceEnv{ctx: ctx, cfg: t.cfg, set: t.set, host: host, tel: t.telemetry, inventory: t.inventory, now: t.now}
+	settings, endpoint, err := env.apiSettings(t.cfg.Credentials, toClientLimits(t.cfg.RateLimits))
 	if err != nil {
-		return nil, err
+		return nil, kubeClients{}, err
 	}
-	res, err := calm.ParseResolution(c.Resolution)
+	client, err := cpi.NewClient(cpi.Settings{ServiceRoot: endpoint, Settings: settings})
 	if err != nil {
-		return nil, err
+		return nil, kubeClients{}, err
 	}
-	providers := []string{calm.ProviderCPIMessages}
-	if c.HealthMonitoring.Enabled {
-		providers = append(providers, calm.ProviderHealth)
+	env.client = client
+
+	le := t.cfg.LeaderElection
+	var kube kubeClients
+	if le.Enabled {
+		if kube, err = kubeClient(); err != nil {
+			return nil, kubeClients{}, err
+		}
+		// The next leader, in another pod, must read the checkpoint: it lives in a ConfigMap.
+		t.storage = k8sstore.New(kube.Core, le.namespace(), le.CheckpointConfigMap)
+	} else if t.storage, err = storageClient(ctx, host, t.cfg.StorageID, t.set.ID); err != nil {
+		return nil, kubeClients{}, err
 	}
-	var out []*almSource
-	for _, p := range providers {
-		out = append(out, &almSource{
-			provider: p, cfg: c, res: res, client: client, next: t.metrics, obs: obs, store: store, tel: t.telemetry,
-			logger: t.set.Logger.With(zap.String("provider", p)), tenant: tenantInfo, now: time.Now, warned: map[string]bool{},
-			mb: metadata.NewMetricsBuilder(t.cfg.MetricsBuilderConfig, t.set),
-		})
+	if t.cfg.StorageID == nil && !le.Enabled {
+		t.set.Logger.Warn("No storage extension configured: checkpoints live in memory, so after a restart the receiver reads messages.initial_lookback again and repeats records. Set storage: file_storage to resume where it stopped.")
 	}
-	return out, nil
+	if t.cfg.TLS.InsecureSkipVerify {
+		t.set.Logger.Warn("tls.insecure_skip_verify is on: the tenant's certificate is not checked")
+	}
+	env.store = checkpoint.NewStore(t.storage)
+
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID: t.set.ID, Transport: "http", LongLivedCtx: true, ReceiverCreateSettings: t.set,
+	})
+	if err != nil {
+		return nil, kubeClients{}, err
+	}
+	t.out.obs = obs
+	env.out = &t.out
+	env.mapper = mapping.NewMapper(
+		mapping.Tenant{URL: client.Root(), Name: t.cfg.TenantName},
+		mapping.Scope{Name: metadata.ScopeName, Version: t.set.BuildInfo.Version},
+		mapping.Switches{Events: t.cfg.Events, ResourceAttributes: t.cfg.ResourceAttributes},
+	)
+	env.mapper.CustomHeader = t.cfg.Messages.customHeaderFilter()
+	t.telemetry.setResource(env.mapper.Tenant)
+	return env, kube, nil
 }
 
-// job is one source's poll loop.
-type job struct {
-	name     string
-	interval time.Duration
-	load     func(context.Context) error
-	poll     func(context.Context) error
-}
-
-// runJobs starts one poller goroutine per job, stoppable by stopJobs.
-func (t *tenant) runJobs(parent context.Context, jobs []job) {
+// runPollers starts one poller goroutine per source, stoppable by stopPollersAndWait.
+func (t *tenant) runPollers(parent context.Context, sources []source) {
 	t.jobsMu.Lock()
 	defer t.jobsMu.Unlock()
 	ctx, cancel := context.WithCancel(parent)
 	t.stopPollers = cancel
-	for _, j := range jobs {
-		p := &poller{name: j.name, interval: j.interval, load: j.load, poll: j.poll, logger: t.set.Logger.With(zap.String("source", j.name))}
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			p.run(ctx)
-		}()
+	for _, s := range sources {
+		p := &poller{src: s, logger: t.set.Logger.With(zap.String("source", s.name()))}
+		t.wg.Go(func() { p.run(ctx) })
 	}
 }
 
-// stopJobs ends the pollers and waits for them, so that no poll overlaps the next leader's.
-func (t *tenant) stopJobs() {
+// stopPollersAndWait ends the pollers and waits for them, so that no poll overlaps the next leader's.
+func (t *tenant) stopPollersAndWait() {
 	t.jobsMu.Lock()
 	if t.stopPollers != nil {
 		t.stopPollers()
@@ -286,7 +245,7 @@ func (t *tenant) stop(ctx context.Context) error {
 	go func() {
 		// Pollers first, then the election: the Lease is released only once nothing polls any more.
 		t.cancel()
-		t.stopJobs()
+		t.stopPollersAndWait()
 		if t.stopElection != nil {
 			t.stopElection()
 			t.election.Wait()
@@ -304,94 +263,49 @@ func (t *tenant) stop(ctx context.Context) error {
 	return nil
 }
 
-// newClient builds the CPI client: confighttp (TLS, proxy, timeout, headers, auth extension) with the
-// receiver's own authentication on top.
-func (t *tenant) newClient(ctx context.Context, host component.Host) (*cpi.Client, error) {
-	cfg := t.cfg
-	creds, endpoint, err := keyOrOAuth2(cfg.ServiceKeyFile, cpi.ReadServiceKey, cfg.OAuth2, cfg.Endpoint)
+// apiSettings builds what every API client shares from one Credentials block: the HTTP client from
+// confighttp with OAuth2 (through a token client with the same TLS, proxy and timeout but without the
+// API's headers) or Basic on top, and the receiver's retry, size, rate-limit and telemetry settings.
+func (e *sourceEnv) apiSettings(c Credentials, limits map[string]httpapi.RateLimit) (httpapi.Settings, string, error) {
+	creds, endpoint, err := c.resolve()
 	if err != nil {
-		return nil, err
+		return httpapi.Settings{}, "", err
 	}
-	settings, err := t.apiSettings(ctx, host, cfg.ClientConfig, endpoint, creds, cfg.Basic)
-	if err != nil {
-		return nil, err
-	}
-	settings.RateLimits = toClientLimits(cfg.RateLimits)
-	return cpi.NewClient(cpi.Settings{ServiceRoot: endpoint, Settings: settings})
-}
-
-// serviceKey is what every service key gives: client credentials and the API's base URL.
-type serviceKey interface {
-	Credentials() (httpapi.OAuth2Credentials, error)
-	BaseURL() string
-}
-
-// keyOrOAuth2 resolves the credentials of an API from either its service key file or explicit OAuth2
-// settings; endpoint, when set, wins over the key's URL. Neither (an auth extension) gives nil credentials.
-func keyOrOAuth2[K serviceKey](keyFile string, read func(string) (K, error), oauth *OAuth2Config, endpoint string) (*httpapi.OAuth2Credentials, string, error) {
-	switch {
-	case keyFile != "":
-		key, err := read(keyFile)
-		if err != nil {
-			return nil, "", err
-		}
-		creds, err := key.Credentials()
-		if err != nil {
-			return nil, "", err
-		}
-		if endpoint == "" {
-			endpoint = key.BaseURL()
-		}
-		return &creds, endpoint, nil
-	case oauth != nil:
-		return oauth.credentials(), endpoint, nil
-	}
-	return nil, endpoint, nil
-}
-
-func (o *OAuth2Config) credentials() *httpapi.OAuth2Credentials {
-	return &httpapi.OAuth2Credentials{ClientID: o.ClientID, ClientSecret: string(o.ClientSecret), TokenURL: o.TokenURL}
-}
-
-// apiSettings builds what every API client shares: the HTTP client from confighttp with OAuth2 (through
-// a token client with the same TLS, proxy and timeout but without the API's headers) or Basic on top,
-// and the receiver's retry, size and telemetry settings.
-func (t *tenant) apiSettings(ctx context.Context, host component.Host, httpCfg confighttp.ClientConfig, endpoint string,
-	creds *httpapi.OAuth2Credentials, basic *BasicAuthConfig,
-) (httpapi.Settings, error) {
+	httpCfg := c.ClientConfig
 	tokenCfg := httpCfg
 	httpCfg.Endpoint = endpoint
-	httpClient, err := httpCfg.ToClient(ctx, host.GetExtensions(), t.set.TelemetrySettings)
+	httpClient, err := httpCfg.ToClient(e.ctx, e.host.GetExtensions(), e.set.TelemetrySettings)
 	if err != nil {
-		return httpapi.Settings{}, fmt.Errorf("building the HTTP client for %s: %w", endpoint, err)
+		return httpapi.Settings{}, "", fmt.Errorf("building the HTTP client for %s: %w", endpoint, err)
 	}
 	var refresher httpapi.Refresher
 	switch {
 	case creds != nil:
 		tokenCfg.Headers = nil
-		tokenClient, err := tokenCfg.ToClient(ctx, nil, t.set.TelemetrySettings)
+		tokenClient, err := tokenCfg.ToClient(e.ctx, nil, e.set.TelemetrySettings)
 		if err != nil {
-			return httpapi.Settings{}, fmt.Errorf("building the token client for %s: %w", creds.TokenURL, err)
+			return httpapi.Settings{}, "", fmt.Errorf("building the token client for %s: %w", creds.TokenURL, err)
 		}
 		httpClient.Transport, refresher = httpapi.NewOAuth2Transport(httpClient.Transport, tokenClient, *creds)
-	case basic != nil:
-		httpClient.Transport = &httpapi.BasicTransport{Username: basic.Username, Password: string(basic.Password), Base: httpClient.Transport}
+	case c.Basic != nil:
+		httpClient.Transport = &httpapi.BasicTransport{Username: c.Basic.Username, Password: string(c.Basic.Password), Base: httpClient.Transport}
 	}
-	r := t.cfg.Retry
+	r := e.cfg.Retry
 	return httpapi.Settings{
 		HTTPClient:  httpClient,
 		Refresher:   refresher,
+		RateLimits:  limits,
 		Retry:       httpapi.RetryPolicy{MaxRetries: r.MaxRetries, InitialInterval: r.InitialInterval, MaxInterval: r.MaxInterval, MaxRetryAfter: r.MaxRetryAfter},
-		MaxBodySize: t.cfg.MaxResponseSize,
-		Observer:    t.telemetry,
-		UserAgent:   "otelcol-sapcpi/" + t.set.BuildInfo.Version,
-	}, nil
+		MaxBodySize: e.cfg.MaxResponseSize,
+		Observer:    e.tel,
+		UserAgent:   "otelcol-sapcpi/" + e.set.BuildInfo.Version,
+	}, endpoint, nil
 }
 
 func toClientLimits(r RateLimitsConfig) map[string]httpapi.RateLimit {
 	out := map[string]httpapi.RateLimit{}
 	for name, l := range r.byGroup() {
-		out[name] = httpapi.RateLimit{RequestsPerSecond: l.RequestsPerSecond, Burst: l.Burst}
+		out[name] = l.client()
 	}
 	return out
 }

@@ -87,7 +87,13 @@ func outcomeOf(action string, success *bool) string {
 // Audit maps audit entries to records with event.name sap.cpi.audit; a failure is a warning.
 func (m *Mapper) Audit(entries []AuditEntry, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	_, sl := m.appendScope(logs)
+	if !m.Enabled(EventAudit) {
+		return logs
+	}
+	sl, ok := m.appendScope(logs)
+	if !ok {
+		return logs
+	}
 	obs := pcommon.NewTimestampFromTime(observed)
 	for _, e := range entries {
 		lr := sl.LogRecords().AppendEmpty()

@@ -198,15 +198,19 @@ func (m *Mapper) Inventory(snapshot []Object, changes []Change, observed time.Ti
 	logs := plog.NewLogs()
 	ts := pcommon.NewTimestampFromTime(observed)
 	for _, o := range snapshot {
-		lr := m.objectRecord(logs, o)
-		lr.SetEventName(o.Event)
+		lr, ok := m.objectRecord(logs, o, o.Event)
+		if !ok {
+			continue
+		}
 		lr.SetTimestamp(ts)
 		lr.SetObservedTimestamp(ts)
 		lr.Body().SetStr(o.Body)
 	}
 	for _, c := range changes {
-		lr := m.objectRecord(logs, c.Object)
-		lr.SetEventName(c.Object.Event + ChangedSuffix)
+		lr, ok := m.objectRecord(logs, c.Object, c.Object.Event+ChangedSuffix)
+		if !ok {
+			continue
+		}
 		lr.SetTimestamp(ts)
 		lr.SetObservedTimestamp(ts)
 		lr.Attributes().PutStr(AttrChangeType, c.Type)
@@ -222,12 +226,18 @@ func (m *Mapper) Inventory(snapshot []Object, changes []Change, observed time.Ti
 	return logs
 }
 
-func (m *Mapper) objectRecord(logs plog.Logs, o Object) plog.LogRecord {
-	res, sl := m.appendScope(logs)
-	for _, f := range o.Resource {
-		putValue(res.Attributes(), f)
+// objectRecord appends the record of one object under its own resource, unless its event is switched
+// off or its resource filtered out.
+func (m *Mapper) objectRecord(logs plog.Logs, o Object, event string) (plog.LogRecord, bool) {
+	if !m.Enabled(event) {
+		return plog.LogRecord{}, false
+	}
+	sl, ok := m.appendScope(logs, o.Resource...)
+	if !ok {
+		return plog.LogRecord{}, false
 	}
 	lr := sl.LogRecords().AppendEmpty()
+	lr.SetEventName(event)
 	for _, f := range o.Attrs {
 		putValue(lr.Attributes(), f)
 	}
@@ -237,7 +247,7 @@ func (m *Mapper) objectRecord(logs plog.Logs, o Object) plog.LogRecord {
 	}
 	lr.SetSeverityNumber(sev)
 	lr.SetSeverityText(severityText(sev))
-	return lr
+	return lr, true
 }
 
 func severityText(s plog.SeverityNumber) string {

@@ -45,7 +45,13 @@ type LogFile struct {
 // LogFileEntries maps entries of one file to records. An unparsed entry keeps its raw text as the body.
 func (m *Mapper) LogFileEntries(f LogFile, entries []logfile.Entry, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	_, sl := m.appendScope(logs)
+	if !m.Enabled(EventLogFile) {
+		return logs
+	}
+	sl, ok := m.appendScope(logs)
+	if !ok {
+		return logs
+	}
 	obs := pcommon.NewTimestampFromTime(observed)
 	lrs := sl.LogRecords()
 	lrs.EnsureCapacity(len(entries))

@@ -81,19 +81,40 @@ type ErrorDetail struct {
 	Truncated bool
 }
 
-// Mapper builds log records for one tenant.
+// Mapper builds log records for one tenant. The zero switches emit everything.
 type Mapper struct {
 	Tenant Tenant
 	Scope  Scope
 	// CustomHeader reports whether a custom header property may be emitted; nil emits none.
 	CustomHeader func(name string) bool
+
+	events   map[string]bool
+	resource map[string]resourceSwitch
+	// filtered: some resource attribute has an events_include or events_exclude filter.
+	filtered bool
+}
+
+// NewMapper returns a mapper for the tenant that honours the user's event and resource-attribute switches.
+func NewMapper(t Tenant, s Scope, sw Switches) *Mapper {
+	m := &Mapper{Tenant: t, Scope: s}
+	m.events, m.resource = sw.tables()
+	for _, r := range m.resource {
+		m.filtered = m.filtered || r.include != nil || r.exclude != nil
+	}
+	return m
 }
 
 // Messages maps MPLs (with the error details at the same index, or nil) to one resource's log records.
 // observed is the ObservedTimestamp of every record.
 func (m *Mapper) Messages(mpls []cpi.MessageProcessingLog, details []ErrorDetail, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	_, sl := m.appendScope(logs)
+	if !m.Enabled(EventMessage) {
+		return logs
+	}
+	sl, ok := m.appendScope(logs)
+	if !ok {
+		return logs
+	}
 	records := sl.LogRecords()
 	records.EnsureCapacity(len(mpls))
 	obs := pcommon.NewTimestampFromTime(observed)
@@ -108,18 +129,26 @@ func (m *Mapper) Messages(mpls []cpi.MessageProcessingLog, details []ErrorDetail
 }
 
 // appendScope appends a resource that names the tenant and, inside it, this receiver's scope: every log
-// record the mapper emits sits under such a pair.
-func (m *Mapper) appendScope(logs plog.Logs) (pcommon.Resource, plog.ScopeLogs) {
-	rl := logs.ResourceLogs().AppendEmpty()
-	attrs := rl.Resource().Attributes()
-	attrs.PutStr(AttrTenantURL, m.Tenant.URL)
-	if m.Tenant.Name != "" {
-		attrs.PutStr(AttrTenantName, m.Tenant.Name)
+// record the mapper emits sits under such a pair. extra adds attributes that identify an object (the
+// inventory's). It reports false, and appends nothing, when the resource filters exclude the resource.
+func (m *Mapper) appendScope(logs plog.Logs, extra ...Field) (plog.ScopeLogs, bool) {
+	res := pcommon.NewResource()
+	attrs := res.Attributes()
+	attrs.EnsureCapacity(2 + len(extra))
+	m.putResource(attrs, AttrTenantURL, m.Tenant.URL)
+	m.putResource(attrs, AttrTenantName, m.Tenant.Name)
+	for _, f := range extra {
+		m.putResourceField(attrs, f)
 	}
+	if !m.resourceAllowed(res) {
+		return plog.ScopeLogs{}, false
+	}
+	rl := logs.ResourceLogs().AppendEmpty()
+	res.MoveTo(rl.Resource())
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(m.Scope.Name)
 	sl.Scope().SetVersion(m.Scope.Version)
-	return rl.Resource(), sl
+	return sl, true
 }
 
 func (m *Mapper) message(lr plog.LogRecord, mpl *cpi.MessageProcessingLog, d ErrorDetail, observed pcommon.Timestamp) {
