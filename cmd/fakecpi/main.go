@@ -37,11 +37,29 @@ func main() {
 	keyOut := flag.String("service-key-out", "", "write a service key JSON for this tenant to this path")
 	auditKeyOut := flag.String("audit-service-key-out", "", "write an auditlog-management service key for the simulated BTP Audit Log retrieval API (served under /btp) to this path")
 	calmKeyOut := flag.String("calm-service-key-out", "", "write an SAP Cloud ALM API service key for the simulated Cloud ALM (served under /calm) to this path")
+	// Tenant variants, each off by default (see fakecpi.Options).
+	secondPrecision := flag.String("second-precision", "", "store LogStart/LogEnd at whole seconds and round $filter datetimes: floor or ceil")
+	pageCap := flag.Int("page-cap", 0, "most entries per response, also below $top (0: CPI's 1000)")
+	absoluteNext := flag.Bool("absolute-next", false, "write next links as absolute URLs instead of relative ones")
+	burstSize := flag.Int("burst-size", 0, "every -burst-every-th message is a burst of this many MPLs with the same LogStart and LogEnd")
+	burstEvery := flag.Int("burst-every", 0, "distance between bursts in generated messages (0: 1000)")
+	lateShare := flag.Float64("late-share", 0, "share of final states written -late-by late (0: 0.03)")
+	advance := flag.Duration("advance-per-request", 0, "move the tenant's clock by this much after every MessageProcessingLogs list request")
+	literalQuotes := flag.Bool("literal-quotes-only", false, "find keyed paths only with literal quotes; %27 answers 404")
+	runsNotFound := flag.Bool("runs-not-found", false, "answer 404 for MPL Runs and RunSteps")
 	flag.Parse()
 
+	rounding := fakecpi.Rounding(*secondPrecision)
+	switch rounding {
+	case "", fakecpi.RoundFloor, fakecpi.RoundCeil:
+	default:
+		log.Fatalf("fakecpi: -second-precision must be floor or ceil, not %q", *secondPrecision)
+	}
 	opts := fakecpi.Options{
 		Seed: *seed, Rate: *rate, Backlog: *backlog, BacklogSpan: *backlogSpan, TimeScale: *scale,
 		LateBy: *late, FaultRate: *faultRate, TokenTTL: *tokenTTL,
+		SecondPrecision: rounding, PageCap: *pageCap, AbsoluteNext: *absoluteNext, BurstSize: *burstSize, BurstEvery: *burstEvery,
+		LateShare: *lateShare, AdvancePerRequest: *advance, LiteralQuotesOnly: *literalQuotes, RunsNotFound: *runsNotFound,
 	}
 	if *logRequests {
 		opts.RequestLog = func(line string) { log.Print(line) }

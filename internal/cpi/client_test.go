@@ -288,7 +288,7 @@ func TestCancellationStopsRetriesAndRateLimitWaits(t *testing.T) {
 }
 
 func TestMessageErrorTextIsCappedAndMarked(t *testing.T) {
-	c, _, _ := simClient(t, fakecpi.Options{Backlog: 400, Seed: 3}, "")
+	c, sim, _ := simClient(t, fakecpi.Options{Backlog: 400, Seed: 3}, "")
 	page, err := c.MessageProcessingLogs(t.Context(), allTime())
 	require.NoError(t, err)
 	var failed, discarded string
@@ -308,7 +308,9 @@ func TestMessageErrorTextIsCappedAndMarked(t *testing.T) {
 	full, truncated, err := c.MessageErrorText(t.Context(), failed, 1<<20)
 	require.NoError(t, err)
 	assert.False(t, truncated)
-	assert.Contains(t, full, failed, "the simulated error names the message")
+	runs := sim.RunsOf(failed)
+	require.NotEmpty(t, runs)
+	assert.Equal(t, runs[len(runs)-1].Error, full, "the whole text, as the failing step carries it")
 
 	text, truncated, err = c.MessageErrorText(t.Context(), discarded, 64)
 	require.NoError(t, err, "no error information is not an error")

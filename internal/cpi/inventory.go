@@ -3,7 +3,6 @@ package cpi
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"strings"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
@@ -160,7 +159,7 @@ func (c *Client) RuntimeArtifacts(ctx context.Context) ([]IntegrationRuntimeArti
 // RuntimeArtifactError reads the error of an artifact in status ERROR. The answer is a JSON document
 // whose message text is returned; SAP spells one of its keys two ways, and some tenants send plain text.
 func (c *Client) RuntimeArtifactError(ctx context.Context, id string, limit int) (string, error) {
-	path := "IntegrationRuntimeArtifacts(" + url.PathEscape(literal(id)) + ")/ErrorInformation/$value"
+	path := "IntegrationRuntimeArtifacts" + keyPredicate(keyPart{Value: id}) + "/ErrorInformation/$value"
 	text, _, err := c.GetText(ctx, GroupRuntimeArtifacts, "fetching ErrorInformation of artifact "+id, path, limit)
 	if err != nil {
 		return "", err
@@ -204,7 +203,7 @@ func (c *Client) IntegrationPackages(ctx context.Context) ([]IntegrationPackage,
 
 // PackageArtifacts lists the iFlows of one package.
 func (c *Client) PackageArtifacts(ctx context.Context, packageID string) ([]IntegrationDesigntimeArtifact, error) {
-	path := "IntegrationPackages(" + url.PathEscape(literal(packageID)) + ")/IntegrationDesigntimeArtifacts"
+	path := "IntegrationPackages" + keyPredicate(keyPart{Value: packageID}) + "/IntegrationDesigntimeArtifacts"
 	return listAll[IntegrationDesigntimeArtifact](ctx, c, GroupDesignTime, "fetching the design-time artifacts of package "+packageID, path,
 		Query{}.Add("$select", "Id,Version,PackageId,Name,CreatedBy,CreatedAt,ModifiedBy,ModifiedAt"))
 }
@@ -212,6 +211,7 @@ func (c *Client) PackageArtifacts(ctx context.Context, packageID string) ([]Inte
 // JmsBroker reads JmsBrokers('Broker1') with its queue states.
 func (c *Client) JmsBroker(ctx context.Context) (JmsBroker, error) {
 	var b JmsBroker
-	err := c.getEntity(ctx, GroupMonitoring, "fetching JmsBrokers('Broker1')", "JmsBrokers('Broker1')", Query{}.Add("$expand", "QueueStates"), &b)
+	path := "JmsBrokers" + keyPredicate(keyPart{Value: "Broker1"})
+	err := c.getEntity(ctx, GroupMonitoring, "fetching JmsBrokers('Broker1')", path, Query{}.Add("$expand", "QueueStates"), &b)
 	return b, err
 }

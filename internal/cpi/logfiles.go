@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -46,8 +45,8 @@ func (c *Client) LogFiles(ctx context.Context, types []string) ([]LogFile, error
 // whole. read may be called again from the start if the download fails and is retried, so it must
 // decide from its own committed state what to skip.
 func (c *Client) LogFileContent(ctx context.Context, f LogFile, maxSize int64, read func(io.Reader) error) error {
-	key := "Name=" + literal(f.Name) + ",Application=" + literal(f.Application)
-	u := c.url("LogFiles("+url.PathEscape(key)+")/$value", nil)
+	key := keyPredicate(keyPart{Name: "Name", Value: f.Name}, keyPart{Name: "Application", Value: f.Application})
+	u := c.url("LogFiles"+key+"/$value", nil)
 	req := httpapi.Request{URL: u, Accept: "application/gzip, application/octet-stream, text/plain", MaxBody: maxSize}
 	return c.api.Do(ctx, GroupMonitoring, "downloading log file "+f.Name, req, func(body io.Reader, resp *http.Response) error {
 		br := bufio.NewReader(body)

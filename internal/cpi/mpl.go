@@ -2,7 +2,6 @@ package cpi
 
 import (
 	"context"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -160,6 +159,6 @@ func (c *Client) MessageProcessingLogs(ctx context.Context, q MessageQuery) (Pag
 // MessageErrorText reads MessageProcessingLogs('<guid>')/ErrorInformation/$value, the plain-text error of
 // a failed message, capped at limit bytes.
 func (c *Client) MessageErrorText(ctx context.Context, guid string, limit int) (string, bool, error) {
-	path := "MessageProcessingLogs(" + url.PathEscape(literal(guid)) + ")/ErrorInformation/$value"
+	path := "MessageProcessingLogs" + keyPredicate(keyPart{Value: guid}) + "/ErrorInformation/$value"
 	return c.GetText(ctx, GroupMessages, "fetching ErrorInformation of message "+guid, path, limit)
 }

@@ -85,7 +85,7 @@ func (s *Server) listAuditLogs(r *http.Request, base string, now time.Time) (int
 		if err != nil {
 			return http.StatusBadRequest, odataError("Bad Request", "Invalid filter expression: "+err.Error())
 		}
-		filter = e
+		filter = roundLiterals(e, s.opts.SecondPrecision)
 	}
 	var match []auditEntry
 	for _, a := range s.auditEntries(now) {

@@ -253,3 +253,31 @@ func tokenize(s string) ([]string, error) {
 	}
 	return toks, nil
 }
+
+// roundLiterals rounds every datetime literal of e to a whole second, as a tenant that compares at
+// second precision does; the empty Rounding leaves them as they are.
+func roundLiterals(e expr, r Rounding) expr {
+	if r != RoundFloor && r != RoundCeil {
+		return e
+	}
+	switch x := e.(type) {
+	case andExpr:
+		return andExpr{roundLiterals(x.l, r), roundLiterals(x.r, r)}
+	case orExpr:
+		return orExpr{roundLiterals(x.l, r), roundLiterals(x.r, r)}
+	case cmpExpr:
+		if x.isDT {
+			x.when = roundSecond(x.when, r)
+		}
+		return x
+	}
+	return e
+}
+
+func roundSecond(t time.Time, r Rounding) time.Time {
+	whole := t.Truncate(time.Second)
+	if r == RoundCeil && !whole.Equal(t) {
+		return whole.Add(time.Second)
+	}
+	return whole
+}

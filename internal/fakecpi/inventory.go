@@ -115,14 +115,11 @@ func (s *Server) inventory(req *http.Request, path string, base string, now time
 	q := req.URL.Query()
 	e := s.epoch(now)
 	switch {
-	case path == "LogFiles" || strings.HasPrefix(path, "LogFiles("):
+	case path == "LogFiles":
 		if s.opts.CloudFoundry {
 			return 0, nil, "", false // documented for Neo; answered 404 here to exercise that path
 		}
-		if path == "LogFiles" {
-			return s.listLogFiles(base, now)
-		}
-		return s.logFileValue(path, now)
+		return s.listLogFiles(base, now)
 	case path == "AuditLogs":
 		if s.opts.CloudFoundry {
 			return 0, nil, "", false // the entity set exists on Neo only
@@ -139,14 +136,6 @@ func (s *Server) inventory(req *http.Request, path string, base string, now time
 			})
 		}
 		return collection(rows)
-	case strings.HasPrefix(path, "IntegrationRuntimeArtifacts('") && strings.HasSuffix(path, "')/ErrorInformation/$value"):
-		id := strings.TrimSuffix(strings.TrimPrefix(path, "IntegrationRuntimeArtifacts('"), "')/ErrorInformation/$value")
-		for _, a := range s.artifacts(e) {
-			if a.id == id && a.status == "ERROR" {
-				return http.StatusOK, []byte(artifactErrorJSON), "application/json", true
-			}
-		}
-		return http.StatusNoContent, nil, "text/plain", true
 	case path == "ServiceEndpoints":
 		var rows []map[string]any
 		for _, a := range s.artifacts(e) {
@@ -211,8 +200,30 @@ func (s *Server) inventory(req *http.Request, path string, base string, now time
 			})
 		}
 		return collection(rows)
-	case strings.HasPrefix(path, "IntegrationPackages('") && strings.HasSuffix(path, "')/IntegrationDesigntimeArtifacts"):
-		pkg := strings.TrimSuffix(strings.TrimPrefix(path, "IntegrationPackages('"), "')/IntegrationDesigntimeArtifacts")
+	}
+	return 0, nil, "", false
+}
+
+// keyedInventory answers the inventory paths with a key predicate.
+func (s *Server) keyedInventory(kp keyedPath, base string, now time.Time) (int, []byte, string, bool) {
+	e := s.epoch(now)
+	key, single := kp.single()
+	switch {
+	case kp.set == "LogFiles" && kp.rest == "/$value" && !s.opts.CloudFoundry:
+		name, ok := kp.named["Name"]
+		if !ok {
+			return 0, nil, "", false
+		}
+		return s.logFileValue(name, now)
+	case kp.set == "IntegrationRuntimeArtifacts" && kp.rest == "/ErrorInformation/$value" && single:
+		for _, a := range s.artifacts(e) {
+			if a.id == key && a.status == "ERROR" {
+				return http.StatusOK, []byte(artifactErrorJSON), "application/json", true
+			}
+		}
+		return http.StatusNoContent, nil, "text/plain", true
+	case kp.set == "IntegrationPackages" && kp.rest == "/IntegrationDesigntimeArtifacts" && single:
+		pkg := key
 		deployed := map[string]artifactState{}
 		for _, a := range s.artifacts(e) {
 			deployed[a.id] = a
@@ -235,7 +246,7 @@ func (s *Server) inventory(req *http.Request, path string, base string, now time
 			})
 		}
 		return collection(rows)
-	case strings.HasPrefix(path, "JmsBrokers('Broker1')"):
+	case kp.set == "JmsBrokers" && key == "Broker1" && single && kp.rest == "":
 		used := int64(2_000_000_000 + (e%6)*800_000_000)
 		states := []map[string]any{}
 		for i, q := range []string{"JMS_ORDERS_IN", "JMS_INVOICES_OUT", "JMS_IDOC_RETRY", "JMS_SHIPMENTS", "JMS_DEADLETTER"} {

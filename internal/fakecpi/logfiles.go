@@ -107,9 +107,8 @@ func (s *Server) listLogFiles(base string, now time.Time) (int, []byte, string, 
 	return collection(rows)
 }
 
-func (s *Server) logFileValue(path string, now time.Time) (int, []byte, string, bool) {
-	name := strings.TrimPrefix(path, "LogFiles(Name='")
-	name, _, _ = strings.Cut(name, "'")
+// logFileValue serves LogFiles(Name='<name>',…)/$value; the caller has parsed the key predicate.
+func (s *Server) logFileValue(name string, now time.Time) (int, []byte, string, bool) {
 	for _, f := range s.logFiles(now) {
 		if f.name != name {
 			continue

@@ -68,25 +68,81 @@ func (v mplView) timeField(name string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// paging is what a collection request asks of the server's paging.
+type paging struct {
+	top, skip int // skip includes a $skiptoken
+	hasTop    bool
+	count     bool
+}
+
+func parsePaging(v url.Values) (paging, string) {
+	var p paging
+	for _, o := range []struct {
+		key string
+		dst *int
+	}{{"$top", &p.top}, {"$skip", &p.skip}, {"$skiptoken", nil}} {
+		raw := v.Get(o.key)
+		if raw == "" {
+			continue
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			return p, "Invalid " + o.key + " " + raw
+		}
+		if o.dst == nil { // $skiptoken continues a server-truncated page
+			p.skip += n
+			continue
+		}
+		*o.dst = n
+		if o.key == "$top" {
+			p.hasTop = true
+		}
+	}
+	p.count = v.Get("$inlinecount") == "allpages"
+	return p, ""
+}
+
+// nextLink continues the request after a page of n entries that the server cut short: the same
+// path and options, a $skiptoken past what was sent, and $top reduced by what was sent.
+func (s *Server) nextLink(r *http.Request, p paging, n int) string {
+	next := r.URL.Query()
+	next.Del("$skip")
+	next.Set("$skiptoken", strconv.Itoa(p.skip+n))
+	if p.hasTop {
+		next.Set("$top", strconv.Itoa(p.top-n))
+	}
+	// The path is echoed as it came, so a keyed path keeps the client's spelling of its quotes.
+	link := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/") + "?" + encodeODataQuery(next)
+	if s.opts.AbsoluteNext {
+		return baseURL(r) + link
+	}
+	// Like some tenants, the next link is relative to the service root by default.
+	return link
+}
+
+// pageMore decides whether a page of n entries gets a next link: only when the server cut it short,
+// that is when more entries match and the client's $top would have allowed them.
+func pageMore(p paging, n int, matchedBeyond bool) bool {
+	return matchedBeyond && (!p.hasTop || p.top > n)
+}
+
 type mplQuery struct {
+	paging
 	filter    expr
 	orderBy   string
 	desc      bool
-	top, skip int
-	hasTop    bool
-	count     bool
 	sel       map[string]bool // nil: every property
 	expandCHP bool
 }
 
-func parseMPLQuery(v url.Values) (*mplQuery, string) {
+func parseMPLQuery(v url.Values, round Rounding) (*mplQuery, string) {
 	q := &mplQuery{orderBy: "LogEnd"}
 	if f := v.Get("$filter"); f != "" {
 		e, err := parseFilter(f, mplFields)
 		if err != nil {
 			return nil, "Invalid filter expression: " + err.Error()
 		}
-		q.filter = e
+		q.filter = roundLiterals(e, round)
 	}
 	if ob := strings.TrimSpace(v.Get("$orderby")); ob != "" {
 		field, dir, _ := strings.Cut(ob, " ")
@@ -95,28 +151,10 @@ func parseMPLQuery(v url.Values) (*mplQuery, string) {
 		}
 		q.orderBy, q.desc = field, strings.TrimSpace(dir) == "desc"
 	}
-	for _, p := range []struct {
-		key string
-		dst *int
-	}{{"$top", &q.top}, {"$skip", &q.skip}, {"$skiptoken", nil}} {
-		raw := v.Get(p.key)
-		if raw == "" {
-			continue
-		}
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 0 {
-			return nil, "Invalid " + p.key + " " + raw
-		}
-		if p.dst == nil { // $skiptoken continues a server-truncated page
-			q.skip += n
-			continue
-		}
-		*p.dst = n
-		if p.key == "$top" {
-			q.hasTop = true
-		}
+	var msg string
+	if q.paging, msg = parsePaging(v); msg != "" {
+		return nil, msg
 	}
-	q.count = v.Get("$inlinecount") == "allpages"
 	if sel := v.Get("$select"); sel != "" {
 		q.sel = map[string]bool{}
 		for _, f := range strings.Split(sel, ",") {
@@ -144,7 +182,7 @@ func (s *Server) run(q *mplQuery) (page []mplView, total int, more bool) {
 			start = sort.Search(len(vis), func(i int) bool { return !vis[i].visible().logEnd.Before(lb) })
 		}
 	}
-	limit := serverPageSize
+	limit := s.opts.PageCap
 	if q.hasTop && q.top < limit {
 		limit = q.top
 	}
@@ -188,15 +226,13 @@ func (s *Server) run(q *mplQuery) (page []mplView, total int, more bool) {
 			matches, more = matches[:limit], true
 		}
 	}
-	if q.hasTop && q.top <= serverPageSize {
-		// The client asked for at most top entries: no next link, as on a real tenant.
-		more = false
-	}
-	return matches, total, more
+	// A page as long as the client's $top gets no next link, as on a real tenant; one the server cut
+	// below $top does.
+	return matches, total, pageMore(q.paging, len(matches), more)
 }
 
 func (s *Server) listMPLs(r *http.Request) (int, []byte) {
-	q, msg := parseMPLQuery(r.URL.Query())
+	q, msg := parseMPLQuery(r.URL.Query(), s.opts.SecondPrecision)
 	if msg != "" {
 		return http.StatusBadRequest, odataError("Bad Request", msg)
 	}
@@ -219,24 +255,15 @@ func (s *Server) listMPLs(r *http.Request) (int, []byte) {
 		buf = append(buf, '"')
 	}
 	if more {
-		next := r.URL.Query()
-		next.Del("$skiptoken")
-		skip := q.skip + len(page)
-		next.Set("$skiptoken", strconv.Itoa(skip))
-		next.Del("$skip")
-		if q.hasTop {
-			next.Set("$top", strconv.Itoa(q.top-len(page)))
-		}
 		buf = append(buf, `,"__next":`...)
-		// Like some tenants, the next link is relative to the service root.
-		buf = appendString(buf, "MessageProcessingLogs?"+encodeODataQuery(next))
+		buf = appendString(buf, s.nextLink(r, q.paging, len(page)))
 	}
 	buf = append(buf, "}}"...)
 	return http.StatusOK, buf
 }
 
 func (s *Server) countMPLs(r *http.Request) (int, []byte) {
-	q, msg := parseMPLQuery(r.URL.Query())
+	q, msg := parseMPLQuery(r.URL.Query(), s.opts.SecondPrecision)
 	if msg != "" {
 		return http.StatusBadRequest, odataError("Bad Request", msg)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/simauth"
@@ -55,8 +56,11 @@ type Options struct {
 	BacklogSpan time.Duration
 	// TimeScale is the unit of retry and long-run durations (default 30s; tests use less).
 	TimeScale time.Duration
-	// LateBy delays the visibility of ~3% of final states by this much (0: none).
+	// LateBy delays the visibility of a share (LateShare) of final states by this much (0: none), as
+	// when a worker node flushes its log late.
 	LateBy time.Duration
+	// LateShare is the share of final states that are written LateBy late (default 0.03).
+	LateShare float64
 
 	// FaultRate injects a random fault from FaultKinds (default AllTransientFaults) into this share of
 	// API requests.
@@ -75,13 +79,55 @@ type Options struct {
 	// ForbiddenPaths answer 403 for API paths with one of these prefixes (e.g. "KeystoreEntries"), as
 	// when the credentials lack a role for that API.
 	ForbiddenPaths []string
+
+	// The switches below make the tenant behave like tenants that do not share this client's
+	// assumptions. Each is off by default.
+
+	// SecondPrecision stores LogStart and LogEnd at whole seconds and rounds every datetime literal in
+	// $filter to a whole second in this direction before comparing, as an OData V2 server that keeps
+	// second-precision timestamps does: under RoundFloor, `LogEnd ge datetime'…:34.612'` also matches
+	// rows at …:34.000. A state still becomes visible at its real (sub-second) time.
+	SecondPrecision Rounding
+	// PageCap is the most entries one response carries (0: CPI's 1000). A capped page that the client's
+	// $top would have allowed to be longer ends in a __next link that continues the same query.
+	PageCap int
+	// AbsoluteNext writes next links as absolute URLs (http://host/api/v1/…) instead of relative ones.
+	AbsoluteNext bool
+	// BurstSize > 0 makes every BurstEvery-th generated message (backlog and live counted together) a
+	// burst of BurstSize messages with the same LogStart and the same LogEnd, as when a split or a batch
+	// job writes many MPLs in one millisecond. Bursts larger than a page straddle page boundaries.
+	BurstSize int
+	// BurstEvery is the distance between bursts in generated messages (default 1000).
+	BurstEvery int
+	// AdvancePerRequest moves the tenant's clock forward by this much after every MessageProcessingLogs
+	// list request, so that state changes fall due between two pages of one poll. Every time the tenant
+	// uses (visibility, Truth, tokens, inventory) reads this shifted clock.
+	AdvancePerRequest time.Duration
+	// LiteralQuotesOnly finds keyed paths (MessageProcessingLogs('…')/…, LogFiles(Name='…',…)/$value,
+	// …) only when the quotes arrive literally; the percent-encoded spelling %27 answers 404, as on a
+	// tenant that matches the raw path. By default both spellings are accepted.
+	LiteralQuotesOnly bool
+	// RunsNotFound answers 404 for MessageProcessingLogs('…')/Runs and MessageProcessingLogRuns('…')/
+	// RunSteps, as a tenant that does not offer them.
+	RunsNotFound bool
 }
+
+// Rounding is how a second-precision tenant rounds a datetime literal with a fraction.
+type Rounding string
+
+// The roundings of Options.SecondPrecision; the empty Rounding keeps millisecond precision.
+const (
+	RoundFloor Rounding = "floor" // truncate to the second
+	RoundCeil  Rounding = "ceil"  // round up to the next second when there is a fraction
+)
 
 // Server is a simulated tenant; serve it with Handler.
 type Server struct {
 	opts Options
-	now  func() time.Time
-	mux  *http.ServeMux
+	// now is the tenant's clock: Options.Now (or time.Now) plus what AdvancePerRequest has added.
+	now     func() time.Time
+	advance atomic.Int64 // nanoseconds added to the base clock
+	mux     *http.ServeMux
 
 	auth *simauth.Issuer
 
@@ -124,16 +170,26 @@ func New(opts Options) *Server {
 	if len(opts.FaultKinds) == 0 {
 		opts.FaultKinds = AllTransientFaults
 	}
+	if opts.LateShare == 0 {
+		opts.LateShare = 0.03
+	}
+	if opts.BurstEvery <= 0 {
+		opts.BurstEvery = 1000
+	}
+	if opts.PageCap <= 0 {
+		opts.PageCap = serverPageSize
+	}
 	s := &Server{
 		opts:     opts,
-		now:      opts.Now,
 		faultRNG: mrand.New(mrand.NewPCG(opts.Seed+1, 7)),
 		stats:    Stats{FaultsInjected: map[Fault]int{}},
 	}
-	if s.now == nil {
-		s.now = time.Now
+	base := opts.Now
+	if base == nil {
+		base = time.Now
 	}
-	s.store = &store{gen: newGenerator(opts.Seed, opts.TimeScale, opts.LateBy), byGUID: map[string]*message{}}
+	s.now = func() time.Time { return base().Add(time.Duration(s.advance.Load())) }
+	s.store = &store{gen: newGenerator(opts), byGUID: map[string]*message{}, runs: map[string]runRef{}}
 	s.mux = http.NewServeMux()
 	s.auth = simauth.New(opts.ClientID, opts.ClientSecret, opts.TokenTTL, s.now)
 	s.mux.Handle("POST /oauth/token", s.auth)
@@ -198,7 +254,9 @@ func (s *Server) ensureStarted(now time.Time) {
 		// The backlog ends one TimeScale·3 before Start so that every backlog message is final by then.
 		first := start.Add(-s.opts.BacklogSpan - 3*s.opts.TimeScale)
 		for i := range n {
-			st.add(st.gen.newMessage(first.Add(time.Duration(i) * step)))
+			for _, m := range st.gen.slot(first.Add(time.Duration(i) * step)) {
+				st.add(m)
+			}
 		}
 	}
 	if s.opts.Rate > 0 {
@@ -214,6 +272,8 @@ func (s *Server) ensureStarted(now time.Time) {
 type Truth struct {
 	MessageGUID string
 	IFlowID     string
+	LogStart    time.Time
+	LogLevel    string
 	States      []TruthState
 }
 
@@ -234,7 +294,7 @@ func (s *Server) Truth() []Truth {
 	s.store.advance(s.now())
 	out := make([]Truth, 0, len(s.store.all))
 	for _, m := range s.store.all {
-		t := Truth{MessageGUID: m.guid, IFlowID: m.flow.id}
+		t := Truth{MessageGUID: m.guid, IFlowID: m.flow.id, LogStart: m.logStart, LogLevel: m.logLevel}
 		for _, st := range m.states {
 			t.States = append(t.States, TruthState{Status: st.status, LogEnd: st.logEnd})
 		}
@@ -325,6 +385,10 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	var status int
 	var body []byte
 	var ctype string
+	// Keyed paths are read from the path as it came on the wire: r.URL.Path has already turned %27
+	// into a quote, which would hide the difference LiteralQuotesOnly is about.
+	escaped := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/")
+	first, _, _ := strings.Cut(path, "/")
 	switch {
 	case path == "" || path == "/":
 		status, ctype = http.StatusOK, "application/json"
@@ -335,12 +399,21 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		if s.opts.RequestLog != nil {
 			s.opts.RequestLog(fmt.Sprintf("%s %s?%s -> %d, %d bytes", r.Method, r.URL.Path, r.URL.RawQuery, status, len(body)))
 		}
+		if d := s.opts.AdvancePerRequest; d > 0 {
+			s.advance.Add(int64(d))
+		}
 	case path == "MessageProcessingLogs/$count":
 		status, body = s.countMPLs(r)
 		ctype = "text/plain"
-	case strings.HasPrefix(path, "MessageProcessingLogs(") && strings.HasSuffix(path, ")/ErrorInformation/$value"):
-		guid := strings.TrimSuffix(strings.TrimPrefix(path, "MessageProcessingLogs('"), "')/ErrorInformation/$value")
-		status, body, ctype = s.errorInformation(guid)
+	case strings.Contains(first, "("):
+		var ok bool
+		if kp, parsed := parseKeyedPath(escaped, s.opts.LiteralQuotesOnly); parsed {
+			status, body, ctype, ok = s.keyed(r, kp)
+		}
+		if !ok {
+			status, ctype = http.StatusNotFound, "application/json"
+			body = odataError("Not Found", fmt.Sprintf("Resource not found for segment '%s'", first))
+		}
 	default:
 		s.mu.Lock()
 		now := s.now()
@@ -358,6 +431,38 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", ctype)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// keyed answers the paths with a key predicate; ok is false for a path the tenant does not know.
+func (s *Server) keyed(r *http.Request, kp keyedPath) (status int, body []byte, ctype string, ok bool) {
+	switch {
+	case kp.set == "MessageProcessingLogs" && kp.rest == "/ErrorInformation/$value":
+		guid, ok := kp.single()
+		if !ok {
+			return 0, nil, "", false
+		}
+		status, body, ctype = s.errorInformation(guid)
+		return status, body, ctype, true
+	case kp.set == "MessageProcessingLogs" && kp.rest == "/Runs" && !s.opts.RunsNotFound:
+		guid, ok := kp.single()
+		if !ok {
+			return 0, nil, "", false
+		}
+		status, body = s.listRuns(r, guid)
+		return status, body, "application/json", true
+	case kp.set == "MessageProcessingLogRuns" && kp.rest == "/RunSteps" && !s.opts.RunsNotFound:
+		id, ok := kp.single()
+		if !ok {
+			return 0, nil, "", false
+		}
+		status, body = s.listRunSteps(r, id)
+		return status, body, "application/json", true
+	}
+	s.mu.Lock()
+	now := s.now()
+	s.ensureStarted(now)
+	s.mu.Unlock()
+	return s.keyedInventory(kp, baseURL(r), now)
 }
 
 func (s *Server) errorInformation(guid string) (int, []byte, string) {

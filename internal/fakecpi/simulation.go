@@ -28,6 +28,9 @@ type message struct {
 	cur                                 int // index of the visible state, -1 before the first
 	errorText                           string
 	headers                             [][2]string
+	seq                                 int   // generation number: seeds the message's runs
+	runs                                []run // planned on first use (see store.runsOf)
+	runsPlanned                         bool
 }
 
 func (m *message) visible() *state {
@@ -74,14 +77,73 @@ var (
 
 // generator plans message lives deterministically from a seed.
 type generator struct {
-	rng   *rand.Rand
-	seq   int
-	scale time.Duration // unit for retries and long runs; small in tests
-	late  time.Duration
+	rng       *rand.Rand
+	seed      uint64
+	seq       int
+	slots     int
+	scale     time.Duration // unit for retries and long runs; small in tests
+	late      time.Duration
+	lateShare float64
+	seconds   bool // LogStart and LogEnd at whole seconds
+	burstSize int
+	every     int // a burst every this many slots
 }
 
-func newGenerator(seed uint64, scale, late time.Duration) *generator {
-	return &generator{rng: rand.New(rand.NewPCG(seed, seed^0x5ca1ab1e)), scale: scale, late: late}
+// newGenerator takes the defaulted options of New.
+func newGenerator(o Options) *generator {
+	return &generator{
+		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5ca1ab1e)), seed: o.Seed,
+		scale: o.TimeScale, late: o.LateBy, lateShare: o.LateShare,
+		seconds:   o.SecondPrecision == RoundFloor || o.SecondPrecision == RoundCeil,
+		burstSize: o.BurstSize, every: o.BurstEvery,
+	}
+}
+
+// slot generates what starts at one point of the schedule (a backlog position or a live tick): one
+// message, or every BurstEvery-th slot a burst of BurstSize messages that share LogStart and LogEnd.
+func (g *generator) slot(start time.Time) []*message {
+	g.slots++
+	if g.burstSize <= 0 || g.slots%g.every != 0 {
+		return []*message{g.finish(g.newMessage(start), false)}
+	}
+	out := make([]*message, g.burstSize)
+	var end time.Time
+	for i := range out {
+		m := g.newMessage(start)
+		if i == 0 {
+			end = m.states[0].logEnd
+		}
+		// A burst is written in one go, so every member has one final state at the same instant.
+		final := m.states[len(m.states)-1].status
+		m.states = []state{{status: final, logEnd: end, visibleAt: end}}
+		if !failing(final) {
+			m.errorText = ""
+		}
+		out[i] = g.finish(m, true)
+	}
+	return out
+}
+
+// failing tells whether a state ends a run in an error (and so with a failing step).
+func failing(status string) bool {
+	return status == "FAILED" || status == "RETRY" || status == "ESCALATED"
+}
+
+// finish applies late writes and second precision to a planned message.
+func (g *generator) finish(m *message, burst bool) *message {
+	if g.late > 0 && !burst && g.rng.Float64() < g.lateShare {
+		last := &m.states[len(m.states)-1]
+		last.visibleAt = last.logEnd.Add(g.late)
+	}
+	if g.seconds {
+		// The tenant stores whole seconds but still writes at the real instant, so a state shows up to
+		// a second after the LogEnd it is served with.
+		m.logStart = m.logStart.Truncate(time.Second)
+		for i := range m.states {
+			m.states[i].logEnd = m.states[i].logEnd.Truncate(time.Second)
+		}
+	}
+	return m
 }
 
 const guidAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -96,12 +158,14 @@ func (g *generator) id(prefix string) string {
 }
 
 // newMessage plans a message that starts at start. The mix: most complete quickly; a few fail, retry
-// and later complete, escalate, run long, are discarded, abandoned or cancelled; a few write late.
+// and later complete, escalate, run long, are discarded, abandoned or cancelled (finish makes a few
+// write late).
 func (g *generator) newMessage(start time.Time) *message {
 	g.seq++
 	r := g.rng
 	f := landscape[r.IntN(len(landscape))]
 	m := &message{
+		seq:           g.seq,
 		guid:          g.id("AG" + fmt.Sprintf("%06d", g.seq%1000000)),
 		flow:          f,
 		logStart:      start,
@@ -149,18 +213,17 @@ func (g *generator) newMessage(start time.Time) *message {
 		m.states = []state{at(quick, "COMPLETED")}
 	}
 	for _, s := range m.states {
-		if s.status == "FAILED" || s.status == "RETRY" || s.status == "ESCALATED" {
-			m.errorText = fmt.Sprintf(errorTexts[r.IntN(len(errorTexts))], m.guid)
+		if failing(s.status) {
+			m.errorText = errorTexts[r.IntN(len(errorTexts))]
+			if strings.Contains(m.errorText, "%s") { // only some texts name the MPL
+				m.errorText = fmt.Sprintf(m.errorText, m.guid)
+			}
 			if r.IntN(10) == 0 {
 				// Now and then a stack trace far longer than the default cap.
 				m.errorText += strings.Repeat("\n\tat org.apache.camel.processor.Pipeline.process(Pipeline.java:130)", 200)
 			}
 			break
 		}
-	}
-	if g.late > 0 && r.IntN(100) < 3 {
-		last := &m.states[len(m.states)-1]
-		last.visibleAt = last.logEnd.Add(g.late)
 	}
 	return m
 }
@@ -197,6 +260,7 @@ type store struct {
 	nextAt   time.Time // start time of the next live message
 	interval time.Duration
 	stopAt   time.Time
+	runs     map[string]runRef // run id → its message, for the runs planned so far
 }
 
 func (s *store) add(m *message) {
@@ -211,7 +275,9 @@ func (s *store) add(m *message) {
 func (s *store) advance(now time.Time) {
 	if s.interval > 0 {
 		for !s.nextAt.After(now) && (s.stopAt.IsZero() || s.nextAt.Before(s.stopAt)) {
-			s.add(s.gen.newMessage(s.nextAt))
+			for _, m := range s.gen.slot(s.nextAt) {
+				s.add(m)
+			}
 			s.nextAt = s.nextAt.Add(s.interval)
 		}
 	}
