@@ -37,6 +37,7 @@ func main() {
 	keyOut := flag.String("service-key-out", "", "write a service key JSON for this tenant to this path")
 	auditKeyOut := flag.String("audit-service-key-out", "", "write an auditlog-management service key for the simulated BTP Audit Log retrieval API (served under /btp) to this path")
 	calmKeyOut := flag.String("calm-service-key-out", "", "write an SAP Cloud ALM API service key for the simulated Cloud ALM (served under /calm) to this path")
+	traceFormats := flag.String("trace-formats", "classic", "comma list of line formats the trace log files take in turn: classic (#2.0#…), hashed (2026-12-01 20:31:01.726#+00#LEVEL#…), mixed (both, and stray lines)")
 	flag.Parse()
 
 	opts := fakecpi.Options{
@@ -45,6 +46,10 @@ func main() {
 	}
 	if *logRequests {
 		opts.RequestLog = func(line string) { log.Print(line) }
+	}
+	var err error
+	if opts.TraceFormats, err = fakecpi.ParseTraceFormats(*traceFormats); err != nil {
+		log.Fatalf("fakecpi: -trace-formats: %v", err)
 	}
 	for _, f := range strings.Split(*faults, ",") {
 		if f = strings.TrimSpace(f); f != "" {
