@@ -29,7 +29,7 @@ func traceFiles(sim *Server) []logFile {
 	return out
 }
 
-func TestTraceFilesTakeTheConfiguredFormatsInTurn(t *testing.T) {
+func TestLogFileTraceFormatsAreTakenInTurn(t *testing.T) {
 	sim, _ := traceFileSim(t, TraceClassic, TraceHashed, TraceMixed)
 	files := traceFiles(sim)
 	require.Len(t, files, keptFiles)
@@ -66,14 +66,14 @@ func TestTraceFilesTakeTheConfiguredFormatsInTurn(t *testing.T) {
 	}
 }
 
-func TestTheDefaultTraceFormatIsTheClassicOne(t *testing.T) {
+func TestLogFileTraceFormatDefaultsToTheClassicOne(t *testing.T) {
 	sim, _ := traceFileSim(t)
 	for _, f := range traceFiles(sim) {
 		assert.True(t, strings.HasPrefix(sim.LogFileText(f.name), "#2.0#"), f.name)
 	}
 }
 
-func TestASimulatedTraceFileOnlyGrows(t *testing.T) {
+func TestLogFileSimulatedTraceFileOnlyGrows(t *testing.T) {
 	sim, clock := traceFileSim(t, TraceMixed)
 	files := traceFiles(sim)
 	current := files[len(files)-1].name
@@ -86,7 +86,7 @@ func TestASimulatedTraceFileOnlyGrows(t *testing.T) {
 	assert.Greater(t, len(after), len(before))
 }
 
-func TestParseTraceFormats(t *testing.T) {
+func TestLogFileParseTraceFormats(t *testing.T) {
 	got, err := ParseTraceFormats("classic, hashed,mixed,")
 	require.NoError(t, err)
 	assert.Equal(t, []TraceFormat{TraceClassic, TraceHashed, TraceMixed}, got)
