@@ -69,7 +69,7 @@ func ParseAccess(line string, n int) Entry {
 // Options tune how a trace file is cut into entries. The zero value uses the built-in rules.
 type Options struct {
 	// LineStart, when set, replaces the built-in timestamp detection: a trace line it matches starts an
-	// entry (parsed as far as one of the known formats fits). It is matched against the whole line, so
+	// entry (parsed as far as one of the known formats fits). It may match anywhere in the line, so
 	// anchor it with ^. Stack-trace lines still join the entry before them and any other line is still
 	// a record of its own. Access logs ignore it.
 	LineStart *regexp.Regexp
