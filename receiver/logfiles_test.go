@@ -212,3 +212,118 @@ func TestLogFileReplacedByAShorterOneIsReadFromTheStart(t *testing.T) {
 	require.NoError(t, src.poll(t.Context()))
 	assert.Equal(t, 65, sink.LogRecordCount(), "only the new lines")
 }
+
+// simRecord is one record a simulated trace file must yield: its first line number and its lines. The
+// simulator writes stack-trace lines only as "\tat …", "Caused by: …" and "java.net.ConnectException: …"
+// after an ERROR entry, and "Heap dump written …" as a line in no format; every other line starts an entry.
+type simRecord struct {
+	line  int64
+	lines []string
+	raw   bool
+}
+
+func simRecords(text string, complete bool) []simRecord {
+	var out []simRecord
+	for i, l := range strings.SplitAfter(text, "\n") {
+		if l == "" || (!complete && !strings.HasSuffix(l, "\n")) {
+			continue
+		}
+		l = strings.TrimSuffix(l, "\n")
+		if len(out) > 0 && (strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "Caused by: ") || strings.HasPrefix(l, "java.net.ConnectException: ")) {
+			out[len(out)-1].lines = append(out[len(out)-1].lines, l)
+			continue
+		}
+		out = append(out, simRecord{line: int64(i + 1), lines: []string{l}, raw: strings.HasPrefix(l, "Heap dump written")})
+	}
+	return out
+}
+
+// fileRecords lists, per file, the records delivered from it.
+func fileRecords(all []plog.Logs) map[string][]plog.LogRecord {
+	out := map[string][]plog.LogRecord{}
+	for _, ld := range all {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			lrs := rls.At(i).ScopeLogs().At(0).LogRecords()
+			for j := 0; j < lrs.Len(); j++ {
+				name, _ := lrs.At(j).Attributes().Get(mapping.AttrLogFileName)
+				out[name.Str()] = append(out[name.Str()], lrs.At(j))
+			}
+		}
+	}
+	return out
+}
+
+// checkTraceRecords compares what was delivered from a trace file with what the file holds: each entry
+// one record starting at its line, its stack trace joined to it line for line, each stray line a raw
+// record of its own, nothing twice and nothing missing.
+func checkTraceRecords(t *testing.T, name string, want []simRecord, got []plog.LogRecord) {
+	t.Helper()
+	if !assert.Equal(t, len(want), len(got), "%s: one record per entry and per stray line", name) {
+		return
+	}
+	for i, w := range want {
+		lr := got[i]
+		line, _ := lr.Attributes().Get(mapping.AttrLogFileLine)
+		parsed, _ := lr.Attributes().Get(mapping.AttrLogFileParsed)
+		body := strings.Split(lr.Body().Str(), "\n")
+		ok := assert.Equal(t, w.line, line.Int(), "%s record %d", name, i) &&
+			assert.Equal(t, !w.raw, parsed.Bool(), "%s line %d parsed", name, w.line) &&
+			assert.Equal(t, w.lines[1:], body[1:], "%s line %d: its stack trace, joined", name, w.line)
+		if !ok {
+			return
+		}
+		if w.raw {
+			assert.Equal(t, w.lines[0], body[0], "%s line %d kept raw", name, w.line)
+			continue
+		}
+		assert.NotEmpty(t, body[0], "%s line %d has a message", name, w.line)
+		assert.True(t, strings.HasSuffix(strings.TrimSuffix(w.lines[0], "#"), body[0]), "%s line %d: message %q is the end of %q", name, w.line, body[0], w.lines[0])
+		assert.NotZero(t, lr.Timestamp(), "%s line %d has its time", name, w.line)
+		if len(w.lines) > 1 {
+			assert.Equal(t, plog.SeverityNumberError, lr.SeverityNumber(), "%s line %d", name, w.line)
+		}
+	}
+}
+
+func TestLogFileTraceFormatsArriveWholeAcrossGrowthRotationAndRestart(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{LogRotate: 10 * time.Minute,
+		TraceFormats: []fakecpi.TraceFormat{fakecpi.TraceHashed, fakecpi.TraceMixed, fakecpi.TraceClassic}})
+	st := storagetest.NewInMemoryClient(component.KindReceiver, component.MustNewID("file_storage"), "")
+	sink := &consumertest.LogsSink{}
+	src := tt.logFileSource(t, sink, st)
+	rotated := map[string]string{} // trace file → its text once it no longer grew
+	for i := range 30 {
+		require.NoError(t, src.poll(t.Context()))
+		got := fileRecords(sink.AllLogs())
+		for k, p := range src.state.Files {
+			name := strings.TrimPrefix(k, "iflmap/")
+			if !strings.HasPrefix(name, "ljs_trace") {
+				continue
+			}
+			text := tt.sim.LogFileText(name)
+			if p.Final {
+				if _, seen := rotated[name]; !seen {
+					rotated[name] = text
+					checkTraceRecords(t, name, simRecords(text, true), got[name])
+				}
+				continue
+			}
+			// The current file: everything but its half-written line and its last entry, which may still grow.
+			want := simRecords(text, false)
+			checkTraceRecords(t, name, want[:len(want)-1], got[name])
+		}
+		tt.clock.Advance(time.Minute)
+		if i%7 == 6 {
+			src = tt.logFileSource(t, sink, st) // a restart
+		}
+	}
+	require.GreaterOrEqual(t, len(rotated), 3, "trace files rotated during the run")
+	var hashed, mixed, classic bool
+	for _, text := range rotated {
+		hashed = hashed || strings.Contains(text, "#+00#ERROR#")
+		mixed = mixed || strings.Contains(text, "\nHeap dump written")
+		classic = classic || strings.HasPrefix(text, "#2.0#")
+	}
+	assert.True(t, hashed && mixed && classic, "every format was read to its end")
+}

@@ -47,6 +47,7 @@ func main() {
 	advance := flag.Duration("advance-per-request", 0, "move the tenant's clock by this much after every MessageProcessingLogs list request")
 	literalQuotes := flag.Bool("literal-quotes-only", false, "find keyed paths only with literal quotes; %27 answers 404")
 	runsNotFound := flag.Bool("runs-not-found", false, "answer 404 for MPL Runs and RunSteps")
+	traceFormats := flag.String("trace-formats", "classic", "comma list of line formats the trace log files take in turn: classic (#2.0#…), hashed (2026-12-01 20:31:01.726#+00#LEVEL#…), mixed (both, and stray lines)")
 	flag.Parse()
 
 	rounding := fakecpi.Rounding(*secondPrecision)
@@ -63,6 +64,10 @@ func main() {
 	}
 	if *logRequests {
 		opts.RequestLog = func(line string) { log.Print(line) }
+	}
+	var err error
+	if opts.TraceFormats, err = fakecpi.ParseTraceFormats(*traceFormats); err != nil {
+		log.Fatalf("fakecpi: -trace-formats: %v", err)
 	}
 	for _, f := range strings.Split(*faults, ",") {
 		if f = strings.TrimSpace(f); f != "" {

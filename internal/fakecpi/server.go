@@ -74,6 +74,9 @@ type Options struct {
 	RequestLog func(line string)
 	// LogRotate is how much tenant time one simulated log file covers (default 1h).
 	LogRotate time.Duration
+	// TraceFormats are the line formats of the trace files, taken in turn: the k-th trace file since
+	// the first is written in TraceFormats[k mod len] (default TraceClassic only). See TraceFormat.
+	TraceFormats []TraceFormat
 	// CloudFoundry makes the tenant a Cloud Foundry one: no AuditLogs (404), as on real tenants.
 	CloudFoundry bool
 	// ForbiddenPaths answer 403 for API paths with one of these prefixes (e.g. "KeystoreEntries"), as

@@ -6,6 +6,7 @@ package logfile
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -65,49 +66,48 @@ func ParseAccess(line string, n int) Entry {
 	return e
 }
 
-// traceStart marks the first line of an entry in SAP's "#2.0#" Java trace format:
-// #2.0#2026 11 23 10:00:00:123#+0000#Error#com.sap.it.Foo#component#Thread-12#application#message
-const traceStart = "#2.0#"
-
-// ParseTrace parses one trace entry (its first line, continuation lines appended by the Reader).
-func ParseTrace(text string, n int) Entry {
-	e := Entry{Line: n, Text: text}
-	first, rest, _ := strings.Cut(text, "\n")
-	if !strings.HasPrefix(first, traceStart) {
-		return e
-	}
-	f := strings.SplitN(first[len(traceStart):], "#", 8)
-	if len(f) < 8 {
-		return e
-	}
-	// The milliseconds follow a colon ("10:00:01:250"), which Go's layouts cannot express.
-	stamp := f[0]
-	if i := strings.LastIndexByte(stamp, ':'); i > 0 && strings.Count(stamp, ":") == 3 {
-		stamp = stamp[:i] + "." + stamp[i+1:]
-	}
-	t, err := time.Parse("2006 01 02 15:04:05.000 -0700", stamp+" "+f[1])
-	if err != nil {
-		return e
-	}
-	e.Parsed, e.Time = true, t.UTC()
-	e.Level, e.Logger, e.Thread, e.Application = strings.ToUpper(f[2]), f[3], f[5], f[6]
-	e.Message = strings.TrimSuffix(f[7], "#")
-	if rest != "" {
-		e.Message += "\n" + rest
-	}
-	return e
+// Options tune how a trace file is cut into entries. The zero value uses the built-in rules.
+type Options struct {
+	// LineStart, when set, replaces the built-in timestamp detection: a trace line it matches starts an
+	// entry (parsed as far as one of the known formats fits). It may match anywhere in the line, so
+	// anchor it with ^. Stack-trace lines still join the entry before them and any other line is still
+	// a record of its own. Access logs ignore it.
+	LineStart *regexp.Regexp
 }
 
-// Reader yields the entries of a log file stream. For trace files, lines that do not start a new entry
-// (stack trace frames, "Caused by:") belong to the entry before them; an entry is complete when the
-// next one starts, or at the end of a file that no longer grows.
+// LineStartPatternKey is the configuration key of Options.LineStart.
+const LineStartPatternKey = "log_files.multiline.line_start_pattern"
+
+// CompileLineStart compiles the configured line start pattern; "" means the built-in rules (nil).
+func CompileLineStart(pattern string) (*regexp.Regexp, error) {
+	if pattern == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a valid regular expression: %w", LineStartPatternKey, err)
+	}
+	return re, nil
+}
+
+// Reader yields the entries of a log file stream. For trace files a line that starts an entry (a
+// leading timestamp in a format ParseTrace knows, or Options.LineStart) begins a new record, a line
+// shaped like part of a stack trace joins the record before it, and any other line is a record of its
+// own. A record is complete when the next one begins, or at the end of a file that no longer grows.
+//
+// A record never grows past MaxEntry: the continuation line that would pass it begins the next record,
+// and the cut record ends with a marker. So no line is ever dropped, and a file still being written
+// holds back at most MaxEntry bytes of complete lines, however its entries are shaped. Where a record
+// is cut depends only on the lines since the last record boundary, so reading a file in one go or
+// resuming at a returned offset yields the same records.
 type Reader struct {
-	kind    string
-	r       *bufio.Reader
-	line    int
-	offset  int64
-	pending *pendingEntry
-	// MaxEntry caps one entry's text; longer text is cut and ends with a marker.
+	kind      string
+	r         *bufio.Reader
+	line      int
+	offset    int64
+	lineStart *regexp.Regexp
+	pending   *pendingEntry
+	// MaxEntry caps one record's text in bytes (0: no cap); see Reader.
 	MaxEntry int
 }
 
@@ -115,12 +115,25 @@ type pendingEntry struct {
 	line     int
 	lastLine int
 	text     strings.Builder
-	end      int64 // file offset after the entry's last complete line
+	end      int64 // file offset after the record's last complete line
+	start    bool  // it begins with an entry start; else it is a raw line and its continuations
+	cut      bool  // the next line would have passed MaxEntry and begins the next record
 }
 
-// NewReader reads from r, which is positioned at byte offset of the file, line lines in.
-func NewReader(kind string, r io.Reader, offset int64, line int) *Reader {
-	return &Reader{kind: kind, r: bufio.NewReaderSize(r, 64<<10), offset: offset, line: line, MaxEntry: 64 << 10}
+// Markers of a record cut at MaxEntry.
+const (
+	cutMarker     = "\n…[entry cut at its size limit; it continues in the next record]"
+	cutLineMarker = "…[line cut at the entry size limit]"
+)
+
+// NewReader reads from r, which is positioned at byte offset of the file, line lines in. opts, at
+// most one, tune trace files.
+func NewReader(kind string, r io.Reader, offset int64, line int, opts ...Options) *Reader {
+	rd := &Reader{kind: kind, r: bufio.NewReaderSize(r, 64<<10), offset: offset, line: line, MaxEntry: 64 << 10}
+	if len(opts) > 0 {
+		rd.lineStart = opts[0].LineStart
+	}
+	return rd
 }
 
 // ErrNoEntry is returned by Next when no complete entry remains.
@@ -139,21 +152,9 @@ func (rd *Reader) Next(final bool) (Entry, int64, int, error) {
 			if rd.kind != KindTrace {
 				return ParseAccess(text, rd.line), rd.offset, rd.line, nil
 			}
-			if strings.HasPrefix(text, traceStart) || rd.pending == nil {
-				prev := rd.pending
-				rd.pending = &pendingEntry{line: rd.line, lastLine: rd.line}
-				rd.pending.text.WriteString(text)
-				rd.pending.end = rd.offset
-				if prev != nil {
-					return rd.finish(prev), prev.end, prev.lastLine, nil
-				}
-				continue
+			if done := rd.add(text); done != nil {
+				return rd.finish(done), done.end, done.lastLine, nil
 			}
-			if rd.pending.text.Len() < rd.MaxEntry {
-				rd.pending.text.WriteByte('\n')
-				rd.pending.text.WriteString(text)
-			}
-			rd.pending.end, rd.pending.lastLine = rd.offset, rd.line
 			continue
 		}
 		if err != nil && err != io.EOF {
@@ -169,10 +170,41 @@ func (rd *Reader) Next(final bool) (Entry, int64, int, error) {
 	}
 }
 
+// add takes one trace line and returns the record it completes, if any.
+func (rd *Reader) add(text string) *pendingEntry {
+	var start bool
+	if rd.lineStart != nil {
+		start = rd.lineStart.MatchString(text)
+	} else {
+		start = startsTrace(text)
+	}
+	p := rd.pending
+	if p != nil && !start && continuesEntry(text) {
+		if rd.MaxEntry <= 0 || p.text.Len()+1+len(text) <= rd.MaxEntry {
+			p.text.WriteByte('\n')
+			p.text.WriteString(text)
+			p.end, p.lastLine = rd.offset, rd.line
+			return nil
+		}
+		p.cut = true
+	}
+	n := &pendingEntry{line: rd.line, lastLine: rd.line, end: rd.offset, start: start}
+	if rd.MaxEntry > 0 && len(text) > rd.MaxEntry {
+		// One line alone is longer than a record may be: it is the only place bytes are given up.
+		text = cutText(text, rd.MaxEntry) + cutLineMarker
+	}
+	n.text.WriteString(text)
+	rd.pending = n
+	return p
+}
+
 func (rd *Reader) finish(p *pendingEntry) Entry {
 	text := p.text.String()
-	if len(text) >= rd.MaxEntry {
-		text = text[:rd.MaxEntry] + "\n…[truncated]"
+	if p.cut {
+		text += cutMarker
+	}
+	if !p.start {
+		return Entry{Line: p.line, Text: text}
 	}
 	return ParseTrace(text, p.line)
 }

@@ -1,9 +1,11 @@
 package logfile
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -111,15 +113,56 @@ func TestReaderHoldsAPartialAccessLineUntilTheFileIsFinal(t *testing.T) {
 	assert.False(t, e.Parsed, "an unfinishable line is kept raw")
 }
 
-func TestReaderCapsAnEndlessStackTrace(t *testing.T) {
-	in := "#2.0#2026 11 23 10:00:01:000#+0000#Error#L#C#T#A#boom\n" + strings.Repeat("\tat x.y(Z.java:1)\n", 10000)
+func TestAnEndlessStackTraceIsCutIntoRecordsWithoutLosingALine(t *testing.T) {
+	frame := "\tat x.y(Z.java:1)"
+	in := "#2.0#2026 11 23 10:00:01:000#+0000#Error#L#C#T#A#boom\n" + strings.Repeat(frame+"\n", 10000)
 	rd := NewReader(KindTrace, strings.NewReader(in), 0, 0)
 	rd.MaxEntry = 1000
-	e, _, n, err := rd.Next(true)
-	require.NoError(t, err)
-	assert.LessOrEqual(t, len(e.Message), 1100)
-	assert.True(t, strings.HasSuffix(e.Message, "…[truncated]"))
+	got, off, n := readAll(t, rd, true)
+	assert.Equal(t, int64(len(in)), off)
 	assert.Equal(t, 10001, n, "every line is consumed")
+	require.Greater(t, len(got), 100)
+	assert.Equal(t, "ERROR", got[0].Level, "the entry keeps its fields")
+	var lines []string
+	next := 1
+	for i, e := range got {
+		assert.Equal(t, next, e.Line, "record %d begins where the one before ended", i)
+		text := e.Text
+		if i < len(got)-1 {
+			require.True(t, strings.HasSuffix(text, cutMarker), "record %d is marked as cut", i)
+			text = strings.TrimSuffix(text, cutMarker)
+			assert.True(t, strings.HasSuffix(e.Message, cutMarker) || !e.Parsed, "the body shows the cut")
+		}
+		assert.LessOrEqual(t, len(text), 1000)
+		assert.Equal(t, i > 0, !e.Parsed, "the rest of the trace is raw")
+		lines = append(lines, strings.Split(text, "\n")...)
+		next += len(strings.Split(text, "\n"))
+	}
+	assert.Equal(t, linesOf(in), lines, "lines in = lines out")
+}
+
+func TestAGrowingFileOfOnlyContinuationsIsNotHeldBackWhole(t *testing.T) {
+	// A file that is one long stack trace: only its last MaxEntry bytes may wait for the next poll.
+	in := strings.Repeat("\tat x.y(Z.java:1)\n", 10000)
+	rd := NewReader(KindTrace, strings.NewReader(in), 0, 0)
+	rd.MaxEntry = 1000
+	_, off, n := readAll(t, rd, false)
+	assert.GreaterOrEqual(t, off, int64(len(in)-1000))
+	assert.Equal(t, int(off)/len("\tat x.y(Z.java:1)\n"), n)
+}
+
+func TestALineLongerThanTheLimitIsCutAndMarked(t *testing.T) {
+	long := "2026-12-01 20:31:01.726#+00#INFO#L#t#" + strings.Repeat("ä", 1000)
+	in := long + "\n\tat a.b\n2026-12-01 20:31:02.000#+00#INFO#L#t#next\n"
+	rd := NewReader(KindTrace, strings.NewReader(in), 0, 0)
+	rd.MaxEntry = 101
+	got, _, n := readAll(t, rd, true)
+	require.Len(t, got, 3)
+	assert.Equal(t, 3, n)
+	assert.Equal(t, cutText(long, 101)+cutLineMarker+cutMarker, got[0].Text)
+	assert.True(t, utf8.ValidString(got[0].Text), "no rune split")
+	assert.Equal(t, Entry{Line: 2, Text: "\tat a.b"}, got[1])
+	assert.Equal(t, "next", got[2].Message)
 }
 
 func FuzzParseAccess(f *testing.F) {
@@ -136,26 +179,75 @@ func FuzzParseAccess(f *testing.F) {
 func FuzzReader(f *testing.F) {
 	f.Add(trace, true)
 	f.Add("a\nb\r\n#2.0#x\n", false)
+	f.Add("2026-12-01 20:31:01.726#+00#WARN#com.sap.it.op.agent.deploy##anonymous#worker-1#Order #1 slow\n"+
+		"2026-12-01 20:31:02.000#+00#ERROR#L##anonymous#worker-1#boom\njava.net.ConnectException: refused\n\tat a.b(C.java:1)\nCaused by: x.y.IOError\n\t... 3 more\n"+
+		"Heap dump written\n2026-12-01 20:31:03#+00:00#Info#L#w#done#\n|\n", true)
+	f.Add("2026-12-01T20:31:01.726Z ERROR [worker-1] com.sap.Foo - boom\n\tat a.b\n2026-12-01 20:31:01,726 [main] INFO  c.s.Bar - ok\nat x\n... 2 common frames omitted\n2026-12-01 20:31", false)
+	f.Add("2026 12 01 20:31:01:726#-05#X#\n\n  \n2026-02-30 10:00:00 x\n2026-12-01T20:31:01+0100\r\n", true)
 	f.Fuzz(func(t *testing.T, in string, final bool) {
 		for _, kind := range []string{KindHTTP, KindTrace} {
-			rd := NewReader(kind, strings.NewReader(in), 0, 0)
-			var last int64
-			for range len(in) + 2 {
-				_, off, _, err := rd.Next(final)
-				if err == ErrNoEntry {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if off < last || off > int64(len(in)) {
-					t.Fatalf("offset %d after %d of %d", off, last, len(in))
-				}
-				last = off
-			}
-			if final && last != int64(len(in)) && strings.TrimSpace(in) != "" && kind == KindHTTP {
-				t.Fatalf("final read stopped at %d of %d", last, len(in))
+			for _, opts := range []Options{{}, {LineStart: regexp.MustCompile(`^\d`)}} {
+				checkReader(t, kind, in, final, opts, len(in)+1)
+				checkReader(t, kind, in, final, opts, 8)
 			}
 		}
 	})
+}
+
+// checkReader proves what the Reader promises for any input: offsets only grow and stay in the file;
+// each record begins on the line after the one before it ended; with no size limit in the way the
+// records hold every line read exactly once and in order; a final read reaches the end; and resuming
+// at a returned offset yields the records a single read yields.
+func checkReader(t *testing.T, kind, in string, final bool, opts Options, maxEntry int) {
+	read := func(s string, off int64, lines int, final bool) ([]Entry, int64, int) {
+		rd := NewReader(kind, strings.NewReader(s), off, lines, opts)
+		rd.MaxEntry = maxEntry
+		var got []Entry
+		last, n := off, lines
+		for range len(s) + 2 {
+			e, o, l, err := rd.Next(final)
+			if err == ErrNoEntry {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o < last || o > int64(len(in)) || l <= n || e.Line != n+1 {
+				t.Fatalf("%s: record of line %d ends at offset %d, line %d; the one before at %d, line %d (file %d bytes)", kind, e.Line, o, l, last, n, len(in))
+			}
+			got, last, n = append(got, e), o, l
+		}
+		return got, last, n
+	}
+	got, last, n := read(in, 0, 0, final)
+	if want := linesOf(in[:last]); len(want) != n || maxEntry > len(in) && !equalLines(want, recordLines(got)) {
+		t.Fatalf("%s: %d lines read, records hold %q, want %q", kind, n, recordLines(got), want)
+	}
+	if final && last != int64(len(in)) {
+		t.Fatalf("%s: final read stopped at %d of %d", kind, last, len(in))
+	}
+	if final {
+		return
+	}
+	whole, _, _ := read(in, 0, 0, true)
+	rest, _, _ := read(in[last:], last, n, true)
+	if resumed := append(got, rest...); !equalEntries(whole, resumed) {
+		t.Fatalf("%s: resuming at %d gave %+v, one read %+v", kind, last, resumed, whole)
+	}
+}
+
+func equalLines(a, b []string) bool {
+	return strings.Join(a, "\n") == strings.Join(b, "\n") && len(a) == len(b)
+}
+
+func equalEntries(a, b []Entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -117,6 +117,9 @@ func traceSeverity(level string) (plog.SeverityNumber, string) {
 		return plog.SeverityNumberDebug, "DEBUG"
 	case "ALL", "TRACE":
 		return plog.SeverityNumberTrace, "TRACE"
+	case "INFO", "":
+		return plog.SeverityNumberInfo, "INFO"
 	}
-	return plog.SeverityNumberInfo, "INFO"
+	// A level we cannot place keeps its text; its number stays unspecified rather than guessed.
+	return plog.SeverityNumberUnspecified, level
 }

@@ -3,6 +3,9 @@ package mapping
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"go.opentelemetry.io/collector/pdata/plog"
+
 	"github.com/sapcpi-otel/sapcpireceiver/internal/logfile"
 )
 
@@ -19,4 +22,13 @@ func TestLogFileEntriesMapToTheGoldenRecords(t *testing.T) {
 	m.LogFileEntries(LogFile{Name: "ljs_trace_node0_2026-11-23.log", Application: "iflmap", Type: logfile.KindTrace}, trace, observed).
 		ResourceLogs().MoveAndAppendTo(got.ResourceLogs())
 	compareGolden(t, "log-files.yaml", got)
+}
+
+func TestAnUnknownTraceLevelKeepsItsText(t *testing.T) {
+	e := logfile.ParseTrace("2026-12-01 20:31:01.726#+00#Notice#com.sap.it.Foo#worker-1#hello", 1)
+	lr := testMapper(nil).LogFileEntries(LogFile{Name: "ljs_trace_node0.log", Type: logfile.KindTrace}, []logfile.Entry{e}, observed).
+		ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	assert.Equal(t, "Notice", lr.SeverityText())
+	assert.Equal(t, plog.SeverityNumberUnspecified, lr.SeverityNumber())
+	assert.Equal(t, "hello", lr.Body().Str())
 }
