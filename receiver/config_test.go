@@ -131,6 +131,13 @@ func TestConfigAuditAndLogFiles(t *testing.T) {
 	assert.Equal(t, []string{"trace"}, cfg.LogFiles.Types)
 }
 
+func TestConfigLogFilesLineStartPattern(t *testing.T) {
+	assert.Empty(t, loadConfig(t, "defaults").LogFiles.Multiline.LineStartPattern, "the built-in timestamp rule")
+	cfg := loadConfig(t, "log_files_multiline")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, `^\[\d{4}-\d{2}-\d{2} `, cfg.LogFiles.Multiline.LineStartPattern)
+}
+
 func TestConfigLeaderElectionDefaults(t *testing.T) {
 	assert.False(t, loadConfig(t, "defaults").LeaderElection.Enabled)
 	cfg := loadConfig(t, "leader_election")
@@ -210,6 +217,7 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 			"endpoint: required unless service_key_file is set",
 		},
 		"cloud_alm_basic": {"cloud_alm: credentials: set only one of service_key_file, oauth2 or auth; found service_key_file and basic", "basic: not accepted by this API"},
+		"log_files_multiline_bad": {"log_files: multiline.line_start_pattern: not a valid regular expression: "},
 		"leader_election_bad": {
 			"leader_election: lease_name: required",
 			"checkpoint_configmap: required",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"time"
 
@@ -27,6 +28,15 @@ type LogFilesConfig struct {
 	BatchSize int `mapstructure:"batch_size"`
 	// MaxFileSize caps one download (compressed bytes).
 	MaxFileSize int64 `mapstructure:"max_file_size"`
+	// Multiline says what starts a trace entry; lines in between join it by their stack-trace shape.
+	Multiline MultilineConfig `mapstructure:"multiline"`
+}
+
+// MultilineConfig replaces the built-in entry-start rule (a leading timestamp in a format SAP writes).
+type MultilineConfig struct {
+	// LineStartPattern is a regular expression matching the first line of a trace entry (anchor it
+	// with ^), like the filelog receiver's multiline.line_start_pattern.
+	LineStartPattern string `mapstructure:"line_start_pattern"`
 }
 
 func defaultLogFilesConfig() LogFilesConfig {
@@ -55,6 +65,9 @@ func (c *LogFilesConfig) Validate() error {
 	}
 	if c.MaxFileSize < 1<<20 {
 		errs = append(errs, fmt.Errorf("max_file_size: must be at least 1 MiB, got %d", c.MaxFileSize))
+	}
+	if _, err := logfile.CompileLineStart(c.Multiline.LineStartPattern); err != nil {
+		errs = append(errs, fmt.Errorf("multiline.line_start_pattern: %w", err))
 	}
 	return sectionErrors(errs)
 }
@@ -94,6 +107,7 @@ type logFileSource struct {
 	store  *checkpoint.Store
 	logger *zap.Logger
 	now    func() time.Time
+	parse  logfile.Options
 	state  logFilesState
 }
 
@@ -102,7 +116,12 @@ func logFileSources(e *sourceEnv) ([]source, error) {
 	if !c.Enabled {
 		return nil, nil
 	}
-	return []source{&logFileSource{cfg: c, client: e.client, mapper: e.mapper, out: e.out, store: e.store, logger: e.logger("log_files"), now: e.now}}, nil
+	lineStart, err := logfile.CompileLineStart(c.Multiline.LineStartPattern)
+	if err != nil {
+		return nil, err
+	}
+	return []source{&logFileSource{cfg: c, client: e.client, mapper: e.mapper, out: e.out, store: e.store, logger: e.logger("log_files"), now: e.now,
+		parse: logfile.Options{LineStart: lineStart}}}, nil
 }
 
 func (s *logFileSource) name() string { return "log_files" }
@@ -123,17 +142,30 @@ func (s *logFileSource) load(ctx context.Context) error {
 
 func fileKey(f cpi.LogFile) string { return f.Application + "/" + f.Name }
 
+// fileDate finds where the date begins in a log file's name (http_access_<node>_<date>.log).
+var fileDate = regexp.MustCompile(`\d{4}[-_.]?\d{2}[-_.]?\d{2}`)
+
+// fileSeries is the file's writer: one node's log of one type. Each node writes its own current file,
+// so only the newest file of a series is still growing; a name without a date is a series of its type.
+func fileSeries(f cpi.LogFile) string {
+	series := f.Application + "/" + f.LogFileType
+	if loc := fileDate.FindStringIndex(f.Name); loc != nil {
+		series += "/" + f.Name[:loc[0]]
+	}
+	return series
+}
+
 func (s *logFileSource) poll(ctx context.Context) error {
 	files, err := s.client.LogFiles(ctx, s.cfg.Types)
 	if err != nil {
 		return err
 	}
-	// The newest file of each type and application is the one still being written.
+	// The newest file of each series is the one still being written.
 	sort.Slice(files, func(i, j int) bool { return files[i].LastModified.Before(files[j].LastModified.Time) })
 	newest := map[string]string{}
 	listed := map[string]bool{}
 	for _, f := range files {
-		newest[f.Application+"/"+f.LogFileType] = f.Name
+		newest[fileSeries(f)] = f.Name
 		listed[fileKey(f)] = true
 	}
 	forgot := false
@@ -149,7 +181,7 @@ func (s *logFileSource) poll(ctx context.Context) error {
 		}
 	}
 	for _, f := range files {
-		final := newest[f.Application+"/"+f.LogFileType] != f.Name
+		final := newest[fileSeries(f)] != f.Name
 		p, seen := s.state.Files[fileKey(f)]
 		if seen && p.Size == int64(f.Size) && p.LastModified.Equal(f.LastModified.Time) && (p.Final || !final) {
 			continue // unchanged since it was read to its end
@@ -175,7 +207,7 @@ func (s *logFileSource) readFile(ctx context.Context, f cpi.LogFile, final bool)
 			s.logger.Info("Log file is shorter than what was read of it: it was replaced, reading it from the start", zap.String("file", f.Name))
 			return httpapi.Stop(errReplaced)
 		}
-		rd := logfile.NewReader(f.LogFileType, r, p.Offset, p.Lines)
+		rd := logfile.NewReader(f.LogFileType, r, p.Offset, p.Lines, s.parse)
 		var batch []logfile.Entry
 		var off int64
 		var lines int

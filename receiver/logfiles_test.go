@@ -327,3 +327,70 @@ func TestLogFileTraceFormatsArriveWholeAcrossGrowthRotationAndRestart(t *testing
 	}
 	assert.True(t, hashed && mixed && classic, "every format was read to its end")
 }
+
+// fakeLogFiles serves fixed log files, for cases the simulated tenant does not have.
+type fakeLogFiles struct{ files map[cpi.LogFile]string }
+
+func (f *fakeLogFiles) LogFiles(context.Context, []string) ([]cpi.LogFile, error) {
+	out := make([]cpi.LogFile, 0, len(f.files))
+	for lf := range f.files {
+		out = append(out, lf)
+	}
+	return out, nil
+}
+
+func (f *fakeLogFiles) LogFileContent(_ context.Context, lf cpi.LogFile, _ int64, read func(io.Reader) error) error {
+	return read(strings.NewReader(f.files[lf]))
+}
+
+// Several worker nodes write at once: each node's newest file is still growing, so its last entry (whose
+// stack trace may continue) waits, while the older file of each node is read to its end.
+func TestLogFilesOfSeveralNodesEachKeepTheirCurrentFileOpen(t *testing.T) {
+	entry := func(min int, msg string) string {
+		return fmt.Sprintf("2026-06-01 08:%02d:00.000#+00#ERROR#com.sap.it.op.agent#na#worker-1#%s\n\tat a.b(C.java:1)\n", min, msg)
+	}
+	at := func(h int) cpi.Time { return cpi.Time{Time: t0.Add(time.Duration(h) * time.Hour)} }
+	file := func(node string, h int) cpi.LogFile {
+		return cpi.LogFile{Name: fmt.Sprintf("ljs_trace_%s_2026-06-01_0%d-00-00.log", node, h), Application: "iflmap", LogFileType: "trace", LastModified: at(h)}
+	}
+	client := &fakeLogFiles{files: map[cpi.LogFile]string{
+		file("node0", 1): entry(1, "old 0a") + entry(2, "old 0b"),
+		file("node0", 2): entry(3, "current 0a") + entry(4, "current 0b"),
+		file("node1", 1): entry(1, "old 1a") + entry(2, "old 1b"),
+		file("node1", 3): entry(5, "current 1a") + entry(6, "current 1b"),
+	}}
+	tt := newTestTenant(t, fakecpi.Options{})
+	sink := &consumertest.LogsSink{}
+	src := tt.logFileSource(t, sink, nil)
+	src.client = client
+	require.NoError(t, src.poll(t.Context()))
+	var got []string
+	for _, ld := range sink.AllLogs() {
+		lrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+		for i := 0; i < lrs.Len(); i++ {
+			got = append(got, strings.SplitN(lrs.At(i).Body().Str(), "\n", 2)[0])
+		}
+	}
+	assert.ElementsMatch(t, []string{"old 0a", "old 0b", "current 0a", "old 1a", "old 1b", "current 1a"}, got,
+		"the last entry of each node's current file waits for the next poll")
+}
+
+func TestLogFilesConfiguredLineStartPatternCutsTheEntries(t *testing.T) {
+	body := "[2026-06-01 08:01:00] first\n  detail\n[2026-06-01 08:02:00] second\n[2026-06-01 08:03:00] third\n"
+	old := cpi.LogFile{Name: "custom_trace_node0_2026-06-01.log", Application: "iflmap", LogFileType: "trace", LastModified: cpi.Time{Time: t0}}
+	newer := cpi.LogFile{Name: "custom_trace_node0_2026-06-02.log", Application: "iflmap", LogFileType: "trace", LastModified: cpi.Time{Time: t0.Add(time.Hour)}}
+	tt := newTestTenant(t, fakecpi.Options{})
+	sink := &consumertest.LogsSink{}
+	cfg := createDefaultConfig().(*Config)
+	cfg.LogFiles.Multiline.LineStartPattern = `^\[\d{4}-\d{2}-\d{2} `
+	e := testEnv(t, envOptions{cfg: cfg, logs: sink, now: tt.clock.Now})
+	srcs, err := logFileSources(e)
+	require.NoError(t, err)
+	src := srcs[0].(*logFileSource)
+	src.client = &fakeLogFiles{files: map[cpi.LogFile]string{old: body, newer: ""}}
+	require.NoError(t, src.load(t.Context()))
+	require.NoError(t, src.poll(t.Context()))
+	require.Equal(t, 3, sink.LogRecordCount(), "three entries by the pattern, the indented line joined to the first")
+	first := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Str()
+	assert.Contains(t, first, "detail")
+}

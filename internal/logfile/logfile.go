@@ -75,9 +75,6 @@ type Options struct {
 	LineStart *regexp.Regexp
 }
 
-// LineStartPatternKey is the configuration key of Options.LineStart.
-const LineStartPatternKey = "log_files.multiline.line_start_pattern"
-
 // CompileLineStart compiles the configured line start pattern; "" means the built-in rules (nil).
 func CompileLineStart(pattern string) (*regexp.Regexp, error) {
 	if pattern == "" {
@@ -85,7 +82,7 @@ func CompileLineStart(pattern string) (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a valid regular expression: %w", LineStartPatternKey, err)
+		return nil, fmt.Errorf("not a valid regular expression: %w", err)
 	}
 	return re, nil
 }

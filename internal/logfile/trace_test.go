@@ -331,12 +331,12 @@ func TestAConfiguredStartPatternReplacesTheTimestampRule(t *testing.T) {
 	assert.Equal(t, "slow\n\tat a.b", got[0].Message)
 }
 
-func TestCompileLineStartSaysWhichSettingIsWrong(t *testing.T) {
+func TestCompileLineStartSaysWhatIsWrong(t *testing.T) {
 	re, err := CompileLineStart("")
 	require.NoError(t, err)
 	assert.Nil(t, re, "empty: the built-in rules")
 	_, err = CompileLineStart(`^(\d{4}`)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "log_files.multiline.line_start_pattern: not a valid regular expression: ")
+	assert.Contains(t, err.Error(), "not a valid regular expression: ")
 	assert.Contains(t, err.Error(), "missing closing )")
 }
