@@ -268,7 +268,7 @@ func (s *Server) inventory(req *http.Request, path string, base string, now time
 		raw, _ := json.Marshal(map[string]any{"d": row})
 		return http.StatusOK, raw, "application/json", true
 	}
-	return 0, nil, "", false
+	return s.operations(req, path, base, now)
 }
 
 func boolInt(b bool) int {

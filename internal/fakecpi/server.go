@@ -75,6 +75,10 @@ type Options struct {
 	// ForbiddenPaths answer 403 for API paths with one of these prefixes (e.g. "KeystoreEntries"), as
 	// when the credentials lack a role for that API.
 	ForbiddenPaths []string
+	// AbsentPaths answer 404 for the operational-state and payload paths (operations.go) with one of these
+	// prefixes, with or without key predicates (e.g. "resourceusage", "Queues", "DataStores/Entries"), as
+	// on a tenant that does not offer that API.
+	AbsentPaths []string
 }
 
 // Server is a simulated tenant; serve it with Handler.
