@@ -107,7 +107,7 @@ func (p entityPath) normalized() string {
 	return p.set + "/" + p.rest
 }
 
-// parseEntityPath reads "Set", "Set('k')/rest" and "Set(A='x',B='y')/rest"; ” inside a literal is a quote.
+// parseEntityPath reads "Set", "Set('k')/rest" and "Set(A='x',B='y')/rest"; a doubled quote inside a literal is one quote.
 func parseEntityPath(path string) (entityPath, bool) {
 	open := strings.IndexByte(path, '(')
 	if open < 0 {
