@@ -445,3 +445,26 @@ func TestResourceUsageAbsenceSaysItIsUndocumented(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "Inspect UI"), err.Error())
 }
+
+func TestResourceUsageAnswerShapes(t *testing.T) {
+	tests := map[string]struct {
+		body  string
+		total Double
+		usage []ResourceUsageValue
+	}{
+		"numbers":        {`{"resource-usage":[{"context":"MPL","value":1024}],"total-available":4096}`, Double{4096, true}, []ResourceUsageValue{{"MPL", Double{1024, true}}}},
+		"strings":        {`{"resource-usage":[{"context":"MPL","value":"1024"}],"total-available":"4096"}`, Double{4096, true}, []ResourceUsageValue{{"MPL", Double{1024, true}}}},
+		"no total":       {`{"resource-usage":[{"context":"FAILED","value":3}]}`, Double{}, []ResourceUsageValue{{"FAILED", Double{3, true}}}},
+		"null total":     {`{"resource-usage":[],"total-available":null}`, Double{}, []ResourceUsageValue{}},
+		"unknown member": {`{"resource-usage":[{"context":"c","value":1,"unit":"MB"}],"total-available":2,"recommendation":{"x":1}}`, Double{2, true}, []ResourceUsageValue{{"c", Double{1, true}}}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := staticClient(t, 200, "application/json", tt.body)
+			u, err := c.ResourceUsage(t.Context(), ResourceDBTableSize, time.Unix(0, 0), time.Unix(3600, 0))
+			require.NoError(t, err)
+			assert.Equal(t, tt.total, u.TotalAvailable)
+			assert.Equal(t, tt.usage, u.Usage)
+		})
+	}
+}
