@@ -1223,7 +1223,7 @@ type metricSapcpiArchivingLastRunFailed struct {
 func (m *metricSapcpiArchivingLastRunFailed) init() {
 	m.data.SetName("sapcpi.archiving.last_run.failed")
 	m.data.SetDescription("1 when the latest archiving run failed (RunStatus says so or MplsArchivingFailed > 0), else 0.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{state}")
 	m.data.SetEmptyGauge()
 }
 
@@ -1563,7 +1563,7 @@ type metricSapcpiExternalLoggingActive struct {
 func (m *metricSapcpiExternalLoggingActive) init() {
 	m.data.SetName("sapcpi.external_logging.active")
 	m.data.SetDescription("1 when SAP's External Logging push is active (ExternalLoggingActivationStatus Active), else 0.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{state}")
 	m.data.SetEmptyGauge()
 }
 
@@ -1763,7 +1763,7 @@ type metricSapcpiExternalLoggingHasError struct {
 func (m *metricSapcpiExternalLoggingHasError) init() {
 	m.data.SetName("sapcpi.external_logging.has_error")
 	m.data.SetDescription("1 when the latest External Logging event reports a send error (HasError), else 0.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{state}")
 	m.data.SetEmptyGauge()
 }
 
@@ -2042,7 +2042,7 @@ type metricSapcpiJmsQueueActive struct {
 func (m *metricSapcpiJmsQueueActive) init() {
 	m.data.SetName("sapcpi.jms.queue.active")
 	m.data.SetDescription("1 when a JMS queue is active (Queues Active), 0 when it is stopped.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{state}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
@@ -2398,7 +2398,7 @@ type metricSapcpiJmsQueueState struct {
 func (m *metricSapcpiJmsQueueState) init() {
 	m.data.SetName("sapcpi.jms.queue.state")
 	m.data.SetDescription("Fill state of a JMS queue (Queues State): 0 ok, 1 warning, 2 critical.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{state}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
