@@ -53,6 +53,9 @@ func TestDoubleAcceptsNumbersStringsAndNoFigure(t *testing.T) {
 			assert.Equal(t, tt.want, d.Value)
 		})
 	}
+	raw, err := json.Marshal([]Double{{Value: 0.25, Valid: true}, {}})
+	require.NoError(t, err)
+	assert.Equal(t, `[0.25,null]`, string(raw), "written back as a number, or null when there is no figure")
 	var absent struct{ D Double }
 	require.NoError(t, json.Unmarshal([]byte(`{}`), &absent))
 	assert.False(t, absent.D.Valid, "an absent member is no figure, not 0")

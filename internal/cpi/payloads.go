@@ -12,10 +12,8 @@ import (
 
 // GroupPayloads reads message payloads: the MPL rate-limit bucket, and the payload role. A 404 on a
 // message's navigation usually means its payloads have expired.
-var GroupPayloads = httpapi.Group{Name: GroupMessages.Name, ForbiddenHint: "payloads are opt-in: " + roleHintFor("MessagePayloadsRead"),
+var GroupPayloads = httpapi.Group{Name: GroupMessages.Name, ForbiddenHint: "payloads are opt-in: " + fmt.Sprintf(roleHint, "MessagePayloadsRead"),
 	NotFoundHint: "the message or its stored payload no longer exists (the tenant keeps them for a limited time), or the API is " + notOnTenant}
-
-func roleHintFor(role string) string { return group("", role).ForbiddenHint }
 
 // MessageStoreEntry is a message persisted by a Persist step (com.sap.hci.api.MessageStoreEntry). The
 // API hub's spec writes TimeStamp as "Timestamp"; member names match case-insensitively, so both decode.
