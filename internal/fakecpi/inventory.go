@@ -201,7 +201,7 @@ func (s *Server) inventory(req *http.Request, path string, base string, now time
 		}
 		return collection(rows)
 	}
-	return 0, nil, "", false
+	return s.operations(req, path, base, now)
 }
 
 // keyedInventory answers the inventory paths with a key predicate.

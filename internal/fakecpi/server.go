@@ -113,6 +113,10 @@ type Options struct {
 	// RunsNotFound answers 404 for MessageProcessingLogs('…')/Runs and MessageProcessingLogRuns('…')/
 	// RunSteps, as a tenant that does not offer them.
 	RunsNotFound bool
+	// AbsentPaths answer 404 for the operational-state and payload paths (operations.go) with one of these
+	// prefixes, with or without key predicates (e.g. "resourceusage", "Queues", "DataStores/Entries"), as
+	// on a tenant that does not offer that API.
+	AbsentPaths []string
 }
 
 // Rounding is how a second-precision tenant rounds a datetime literal with a fraction.
@@ -465,7 +469,11 @@ func (s *Server) keyed(r *http.Request, kp keyedPath) (status int, body []byte, 
 	now := s.now()
 	s.ensureStarted(now)
 	s.mu.Unlock()
-	return s.keyedInventory(kp, baseURL(r), now)
+	if status, body, ctype, ok = s.keyedInventory(kp, baseURL(r), now); ok {
+		return status, body, ctype, ok
+	}
+	// The operational sets parse their keys themselves; the spelling was checked above.
+	return s.operations(r, strings.TrimPrefix(r.URL.Path, "/api/v1/"), baseURL(r), now)
 }
 
 func (s *Server) errorInformation(guid string) (int, []byte, string) {

@@ -9,6 +9,26 @@ import (
 	"go.opentelemetry.io/collector/filter"
 )
 
+// SapcpiAccessPoliciesMetricConfig provides config for the sapcpi.access_policies metric.
+type SapcpiAccessPoliciesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiAccessPoliciesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // SapcpiAlmErrorRateMetricAttributeKey specifies the key of an attribute for the sapcpi.alm.error_rate metric.
 type SapcpiAlmErrorRateMetricAttributeKey string
 
@@ -372,6 +392,266 @@ func (ms *SapcpiAPIThrottledMetricConfig) Validate() error {
 	return nil
 }
 
+// SapcpiArchivingLastRunFailedMetricConfig provides config for the sapcpi.archiving.last_run.failed metric.
+type SapcpiArchivingLastRunFailedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiArchivingLastRunFailedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiArchivingLastRunMplsFailedMetricConfig provides config for the sapcpi.archiving.last_run.mpls_failed metric.
+type SapcpiArchivingLastRunMplsFailedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiArchivingLastRunMplsFailedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiArchivingOldestUnarchivedMplAgeMetricConfig provides config for the sapcpi.archiving.oldest_unarchived_mpl.age metric.
+type SapcpiArchivingOldestUnarchivedMplAgeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiArchivingOldestUnarchivedMplAgeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiDataStoreEntriesMetricAttributeKey specifies the key of an attribute for the sapcpi.data_store.entries metric.
+type SapcpiDataStoreEntriesMetricAttributeKey string
+
+const (
+	SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreName SapcpiDataStoreEntriesMetricAttributeKey = "sap.cpi.data_store.name"
+	SapcpiDataStoreEntriesMetricAttributeKeySapCpiIflowID       SapcpiDataStoreEntriesMetricAttributeKey = "sap.cpi.iflow.id"
+	SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreType SapcpiDataStoreEntriesMetricAttributeKey = "sap.cpi.data_store.type"
+)
+
+// SapcpiDataStoreEntriesMetricConfig provides config for the sapcpi.data_store.entries metric.
+type SapcpiDataStoreEntriesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiDataStoreEntriesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiDataStoreEntriesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiDataStoreEntriesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreName, SapcpiDataStoreEntriesMetricAttributeKeySapCpiIflowID, SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreType:
+		default:
+			return fmt.Errorf("metric sapcpi.data_store.entries doesn't have an attribute %v, valid attributes: [sap.cpi.data_store.name, sap.cpi.iflow.id, sap.cpi.data_store.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiDataStoreOverdueEntriesMetricAttributeKey specifies the key of an attribute for the sapcpi.data_store.overdue_entries metric.
+type SapcpiDataStoreOverdueEntriesMetricAttributeKey string
+
+const (
+	SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreName SapcpiDataStoreOverdueEntriesMetricAttributeKey = "sap.cpi.data_store.name"
+	SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiIflowID       SapcpiDataStoreOverdueEntriesMetricAttributeKey = "sap.cpi.iflow.id"
+	SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreType SapcpiDataStoreOverdueEntriesMetricAttributeKey = "sap.cpi.data_store.type"
+)
+
+// SapcpiDataStoreOverdueEntriesMetricConfig provides config for the sapcpi.data_store.overdue_entries metric.
+type SapcpiDataStoreOverdueEntriesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiDataStoreOverdueEntriesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiDataStoreOverdueEntriesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiDataStoreOverdueEntriesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreName, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiIflowID, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreType:
+		default:
+			return fmt.Errorf("metric sapcpi.data_store.overdue_entries doesn't have an attribute %v, valid attributes: [sap.cpi.data_store.name, sap.cpi.iflow.id, sap.cpi.data_store.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiExternalLoggingActiveMetricConfig provides config for the sapcpi.external_logging.active metric.
+type SapcpiExternalLoggingActiveMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiExternalLoggingActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiExternalLoggingAverageAvailabilityMetricConfig provides config for the sapcpi.external_logging.average_availability metric.
+type SapcpiExternalLoggingAverageAvailabilityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiExternalLoggingAverageAvailabilityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiExternalLoggingAverageLagMetricConfig provides config for the sapcpi.external_logging.average_lag metric.
+type SapcpiExternalLoggingAverageLagMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiExternalLoggingAverageLagMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiExternalLoggingAverageLoadMetricConfig provides config for the sapcpi.external_logging.average_load metric.
+type SapcpiExternalLoggingAverageLoadMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiExternalLoggingAverageLoadMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// SapcpiExternalLoggingHasErrorMetricConfig provides config for the sapcpi.external_logging.has_error metric.
+type SapcpiExternalLoggingHasErrorMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SapcpiExternalLoggingHasErrorMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // SapcpiIntegrationPackagesMetricConfig provides config for the sapcpi.integration_packages metric.
 type SapcpiIntegrationPackagesMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -476,6 +756,246 @@ func (ms *SapcpiJmsCapacityUsedMetricConfig) Validate() error {
 		case SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker:
 		default:
 			return fmt.Errorf("metric sapcpi.jms.capacity.used doesn't have an attribute %v, valid attributes: [sap.cpi.jms.broker]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsQueueActiveMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.queue.active metric.
+type SapcpiJmsQueueActiveMetricAttributeKey string
+
+const (
+	SapcpiJmsQueueActiveMetricAttributeKeySapCpiJmsQueueName SapcpiJmsQueueActiveMetricAttributeKey = "sap.cpi.jms.queue.name"
+)
+
+// SapcpiJmsQueueActiveMetricConfig provides config for the sapcpi.jms.queue.active metric.
+type SapcpiJmsQueueActiveMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsQueueActiveMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsQueueActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsQueueActiveMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsQueueActiveMetricAttributeKeySapCpiJmsQueueName:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.queue.active doesn't have an attribute %v, valid attributes: [sap.cpi.jms.queue.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsQueueFillGradeMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.queue.fill_grade metric.
+type SapcpiJmsQueueFillGradeMetricAttributeKey string
+
+const (
+	SapcpiJmsQueueFillGradeMetricAttributeKeySapCpiJmsQueueName SapcpiJmsQueueFillGradeMetricAttributeKey = "sap.cpi.jms.queue.name"
+)
+
+// SapcpiJmsQueueFillGradeMetricConfig provides config for the sapcpi.jms.queue.fill_grade metric.
+type SapcpiJmsQueueFillGradeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsQueueFillGradeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsQueueFillGradeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsQueueFillGradeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsQueueFillGradeMetricAttributeKeySapCpiJmsQueueName:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.queue.fill_grade doesn't have an attribute %v, valid attributes: [sap.cpi.jms.queue.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsQueueMessagesMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.queue.messages metric.
+type SapcpiJmsQueueMessagesMetricAttributeKey string
+
+const (
+	SapcpiJmsQueueMessagesMetricAttributeKeySapCpiJmsQueueName SapcpiJmsQueueMessagesMetricAttributeKey = "sap.cpi.jms.queue.name"
+)
+
+// SapcpiJmsQueueMessagesMetricConfig provides config for the sapcpi.jms.queue.messages metric.
+type SapcpiJmsQueueMessagesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsQueueMessagesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsQueueMessagesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsQueueMessagesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsQueueMessagesMetricAttributeKeySapCpiJmsQueueName:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.queue.messages doesn't have an attribute %v, valid attributes: [sap.cpi.jms.queue.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsQueueSizeMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.queue.size metric.
+type SapcpiJmsQueueSizeMetricAttributeKey string
+
+const (
+	SapcpiJmsQueueSizeMetricAttributeKeySapCpiJmsQueueName SapcpiJmsQueueSizeMetricAttributeKey = "sap.cpi.jms.queue.name"
+)
+
+// SapcpiJmsQueueSizeMetricConfig provides config for the sapcpi.jms.queue.size metric.
+type SapcpiJmsQueueSizeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                 `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsQueueSizeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsQueueSizeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsQueueSizeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsQueueSizeMetricAttributeKeySapCpiJmsQueueName:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.queue.size doesn't have an attribute %v, valid attributes: [sap.cpi.jms.queue.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiJmsQueueStateMetricAttributeKey specifies the key of an attribute for the sapcpi.jms.queue.state metric.
+type SapcpiJmsQueueStateMetricAttributeKey string
+
+const (
+	SapcpiJmsQueueStateMetricAttributeKeySapCpiJmsQueueName SapcpiJmsQueueStateMetricAttributeKey = "sap.cpi.jms.queue.name"
+)
+
+// SapcpiJmsQueueStateMetricConfig provides config for the sapcpi.jms.queue.state metric.
+type SapcpiJmsQueueStateMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiJmsQueueStateMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiJmsQueueStateMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiJmsQueueStateMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiJmsQueueStateMetricAttributeKeySapCpiJmsQueueName:
+		default:
+			return fmt.Errorf("metric sapcpi.jms.queue.state doesn't have an attribute %v, valid attributes: [sap.cpi.jms.queue.name]", val)
 		}
 	}
 
@@ -879,6 +1399,55 @@ func (ms *SapcpiMessagesMetricConfig) Validate() error {
 	return nil
 }
 
+// SapcpiNumberRangeUsageMetricAttributeKey specifies the key of an attribute for the sapcpi.number_range.usage metric.
+type SapcpiNumberRangeUsageMetricAttributeKey string
+
+const (
+	SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName   SapcpiNumberRangeUsageMetricAttributeKey = "sap.cpi.number_range.name"
+	SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate SapcpiNumberRangeUsageMetricAttributeKey = "sap.cpi.number_range.rotate"
+)
+
+// SapcpiNumberRangeUsageMetricConfig provides config for the sapcpi.number_range.usage metric.
+type SapcpiNumberRangeUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiNumberRangeUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiNumberRangeUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiNumberRangeUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate:
+		default:
+			return fmt.Errorf("metric sapcpi.number_range.usage doesn't have an attribute %v, valid attributes: [sap.cpi.number_range.name, sap.cpi.number_range.rotate]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SapcpiReceiverLagMetricAttributeKey specifies the key of an attribute for the sapcpi.receiver.lag metric.
 type SapcpiReceiverLagMetricAttributeKey string
 
@@ -915,6 +1484,151 @@ func (ms *SapcpiReceiverLagMetricConfig) Validate() error {
 		case SapcpiReceiverLagMetricAttributeKeySapCpiSource:
 		default:
 			return fmt.Errorf("metric sapcpi.receiver.lag doesn't have an attribute %v, valid attributes: [sap.cpi.source]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiResourceUsageTotalAvailableMetricAttributeKey specifies the key of an attribute for the sapcpi.resource_usage.total_available metric.
+type SapcpiResourceUsageTotalAvailableMetricAttributeKey string
+
+const (
+	SapcpiResourceUsageTotalAvailableMetricAttributeKeySapCpiResourceUsageType SapcpiResourceUsageTotalAvailableMetricAttributeKey = "sap.cpi.resource_usage.type"
+)
+
+// SapcpiResourceUsageTotalAvailableMetricConfig provides config for the sapcpi.resource_usage.total_available metric.
+type SapcpiResourceUsageTotalAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiResourceUsageTotalAvailableMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiResourceUsageTotalAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiResourceUsageTotalAvailableMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiResourceUsageTotalAvailableMetricAttributeKeySapCpiResourceUsageType:
+		default:
+			return fmt.Errorf("metric sapcpi.resource_usage.total_available doesn't have an attribute %v, valid attributes: [sap.cpi.resource_usage.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiResourceUsageUsedMetricAttributeKey specifies the key of an attribute for the sapcpi.resource_usage.used metric.
+type SapcpiResourceUsageUsedMetricAttributeKey string
+
+const (
+	SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageType    SapcpiResourceUsageUsedMetricAttributeKey = "sap.cpi.resource_usage.type"
+	SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageContext SapcpiResourceUsageUsedMetricAttributeKey = "sap.cpi.resource_usage.context"
+)
+
+// SapcpiResourceUsageUsedMetricConfig provides config for the sapcpi.resource_usage.used metric.
+type SapcpiResourceUsageUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiResourceUsageUsedMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiResourceUsageUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiResourceUsageUsedMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageType, SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageContext:
+		default:
+			return fmt.Errorf("metric sapcpi.resource_usage.used doesn't have an attribute %v, valid attributes: [sap.cpi.resource_usage.type, sap.cpi.resource_usage.context]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiResourceUsageUtilizationMetricAttributeKey specifies the key of an attribute for the sapcpi.resource_usage.utilization metric.
+type SapcpiResourceUsageUtilizationMetricAttributeKey string
+
+const (
+	SapcpiResourceUsageUtilizationMetricAttributeKeySapCpiResourceUsageType SapcpiResourceUsageUtilizationMetricAttributeKey = "sap.cpi.resource_usage.type"
+)
+
+// SapcpiResourceUsageUtilizationMetricConfig provides config for the sapcpi.resource_usage.utilization metric.
+type SapcpiResourceUsageUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiResourceUsageUtilizationMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiResourceUsageUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiResourceUsageUtilizationMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiResourceUsageUtilizationMetricAttributeKeySapCpiResourceUsageType:
+		default:
+			return fmt.Errorf("metric sapcpi.resource_usage.utilization doesn't have an attribute %v, valid attributes: [sap.cpi.resource_usage.type]", val)
 		}
 	}
 
@@ -1046,32 +1760,55 @@ func (ms *SapcpiServiceEndpointsMetricConfig) Validate() error {
 
 // MetricsConfig provides config for sapcpi metrics.
 type MetricsConfig struct {
-	SapcpiAlmErrorRate              SapcpiAlmErrorRateMetricConfig              `mapstructure:"sapcpi.alm.error_rate"`
-	SapcpiAlmExecutions             SapcpiAlmExecutionsMetricConfig             `mapstructure:"sapcpi.alm.executions"`
-	SapcpiAlmHealthLimit            SapcpiAlmHealthLimitMetricConfig            `mapstructure:"sapcpi.alm.health.limit"`
-	SapcpiAlmHealthUsage            SapcpiAlmHealthUsageMetricConfig            `mapstructure:"sapcpi.alm.health.usage"`
-	SapcpiAlmHealthValue            SapcpiAlmHealthValueMetricConfig            `mapstructure:"sapcpi.alm.health.value"`
-	SapcpiAPIRequests               SapcpiAPIRequestsMetricConfig               `mapstructure:"sapcpi.api.requests"`
-	SapcpiAPIThrottled              SapcpiAPIThrottledMetricConfig              `mapstructure:"sapcpi.api.throttled"`
-	SapcpiIntegrationPackages       SapcpiIntegrationPackagesMetricConfig       `mapstructure:"sapcpi.integration_packages"`
-	SapcpiJmsCapacityLimit          SapcpiJmsCapacityLimitMetricConfig          `mapstructure:"sapcpi.jms.capacity.limit"`
-	SapcpiJmsCapacityUsed           SapcpiJmsCapacityUsedMetricConfig           `mapstructure:"sapcpi.jms.capacity.used"`
-	SapcpiJmsQueues                 SapcpiJmsQueuesMetricConfig                 `mapstructure:"sapcpi.jms.queues"`
-	SapcpiJmsQueuesLimit            SapcpiJmsQueuesLimitMetricConfig            `mapstructure:"sapcpi.jms.queues.limit"`
-	SapcpiJmsQueuesUsed             SapcpiJmsQueuesUsedMetricConfig             `mapstructure:"sapcpi.jms.queues.used"`
-	SapcpiKeystoreEntriesExpiring   SapcpiKeystoreEntriesExpiringMetricConfig   `mapstructure:"sapcpi.keystore_entries.expiring"`
-	SapcpiKeystoreEntryTimeToExpiry SapcpiKeystoreEntryTimeToExpiryMetricConfig `mapstructure:"sapcpi.keystore_entry.time_to_expiry"`
-	SapcpiMessageDurationMax        SapcpiMessageDurationMaxMetricConfig        `mapstructure:"sapcpi.message.duration.max"`
-	SapcpiMessageDurationTotal      SapcpiMessageDurationTotalMetricConfig      `mapstructure:"sapcpi.message.duration.total"`
-	SapcpiMessages                  SapcpiMessagesMetricConfig                  `mapstructure:"sapcpi.messages"`
-	SapcpiReceiverLag               SapcpiReceiverLagMetricConfig               `mapstructure:"sapcpi.receiver.lag"`
-	SapcpiRuntimeArtifacts          SapcpiRuntimeArtifactsMetricConfig          `mapstructure:"sapcpi.runtime_artifacts"`
-	SapcpiRuntimeArtifactsInError   SapcpiRuntimeArtifactsInErrorMetricConfig   `mapstructure:"sapcpi.runtime_artifacts.in_error"`
-	SapcpiServiceEndpoints          SapcpiServiceEndpointsMetricConfig          `mapstructure:"sapcpi.service_endpoints"`
+	SapcpiAccessPolicies                     SapcpiAccessPoliciesMetricConfig                     `mapstructure:"sapcpi.access_policies"`
+	SapcpiAlmErrorRate                       SapcpiAlmErrorRateMetricConfig                       `mapstructure:"sapcpi.alm.error_rate"`
+	SapcpiAlmExecutions                      SapcpiAlmExecutionsMetricConfig                      `mapstructure:"sapcpi.alm.executions"`
+	SapcpiAlmHealthLimit                     SapcpiAlmHealthLimitMetricConfig                     `mapstructure:"sapcpi.alm.health.limit"`
+	SapcpiAlmHealthUsage                     SapcpiAlmHealthUsageMetricConfig                     `mapstructure:"sapcpi.alm.health.usage"`
+	SapcpiAlmHealthValue                     SapcpiAlmHealthValueMetricConfig                     `mapstructure:"sapcpi.alm.health.value"`
+	SapcpiAPIRequests                        SapcpiAPIRequestsMetricConfig                        `mapstructure:"sapcpi.api.requests"`
+	SapcpiAPIThrottled                       SapcpiAPIThrottledMetricConfig                       `mapstructure:"sapcpi.api.throttled"`
+	SapcpiArchivingLastRunFailed             SapcpiArchivingLastRunFailedMetricConfig             `mapstructure:"sapcpi.archiving.last_run.failed"`
+	SapcpiArchivingLastRunMplsFailed         SapcpiArchivingLastRunMplsFailedMetricConfig         `mapstructure:"sapcpi.archiving.last_run.mpls_failed"`
+	SapcpiArchivingOldestUnarchivedMplAge    SapcpiArchivingOldestUnarchivedMplAgeMetricConfig    `mapstructure:"sapcpi.archiving.oldest_unarchived_mpl.age"`
+	SapcpiDataStoreEntries                   SapcpiDataStoreEntriesMetricConfig                   `mapstructure:"sapcpi.data_store.entries"`
+	SapcpiDataStoreOverdueEntries            SapcpiDataStoreOverdueEntriesMetricConfig            `mapstructure:"sapcpi.data_store.overdue_entries"`
+	SapcpiExternalLoggingActive              SapcpiExternalLoggingActiveMetricConfig              `mapstructure:"sapcpi.external_logging.active"`
+	SapcpiExternalLoggingAverageAvailability SapcpiExternalLoggingAverageAvailabilityMetricConfig `mapstructure:"sapcpi.external_logging.average_availability"`
+	SapcpiExternalLoggingAverageLag          SapcpiExternalLoggingAverageLagMetricConfig          `mapstructure:"sapcpi.external_logging.average_lag"`
+	SapcpiExternalLoggingAverageLoad         SapcpiExternalLoggingAverageLoadMetricConfig         `mapstructure:"sapcpi.external_logging.average_load"`
+	SapcpiExternalLoggingHasError            SapcpiExternalLoggingHasErrorMetricConfig            `mapstructure:"sapcpi.external_logging.has_error"`
+	SapcpiIntegrationPackages                SapcpiIntegrationPackagesMetricConfig                `mapstructure:"sapcpi.integration_packages"`
+	SapcpiJmsCapacityLimit                   SapcpiJmsCapacityLimitMetricConfig                   `mapstructure:"sapcpi.jms.capacity.limit"`
+	SapcpiJmsCapacityUsed                    SapcpiJmsCapacityUsedMetricConfig                    `mapstructure:"sapcpi.jms.capacity.used"`
+	SapcpiJmsQueueActive                     SapcpiJmsQueueActiveMetricConfig                     `mapstructure:"sapcpi.jms.queue.active"`
+	SapcpiJmsQueueFillGrade                  SapcpiJmsQueueFillGradeMetricConfig                  `mapstructure:"sapcpi.jms.queue.fill_grade"`
+	SapcpiJmsQueueMessages                   SapcpiJmsQueueMessagesMetricConfig                   `mapstructure:"sapcpi.jms.queue.messages"`
+	SapcpiJmsQueueSize                       SapcpiJmsQueueSizeMetricConfig                       `mapstructure:"sapcpi.jms.queue.size"`
+	SapcpiJmsQueueState                      SapcpiJmsQueueStateMetricConfig                      `mapstructure:"sapcpi.jms.queue.state"`
+	SapcpiJmsQueues                          SapcpiJmsQueuesMetricConfig                          `mapstructure:"sapcpi.jms.queues"`
+	SapcpiJmsQueuesLimit                     SapcpiJmsQueuesLimitMetricConfig                     `mapstructure:"sapcpi.jms.queues.limit"`
+	SapcpiJmsQueuesUsed                      SapcpiJmsQueuesUsedMetricConfig                      `mapstructure:"sapcpi.jms.queues.used"`
+	SapcpiKeystoreEntriesExpiring            SapcpiKeystoreEntriesExpiringMetricConfig            `mapstructure:"sapcpi.keystore_entries.expiring"`
+	SapcpiKeystoreEntryTimeToExpiry          SapcpiKeystoreEntryTimeToExpiryMetricConfig          `mapstructure:"sapcpi.keystore_entry.time_to_expiry"`
+	SapcpiMessageDurationMax                 SapcpiMessageDurationMaxMetricConfig                 `mapstructure:"sapcpi.message.duration.max"`
+	SapcpiMessageDurationTotal               SapcpiMessageDurationTotalMetricConfig               `mapstructure:"sapcpi.message.duration.total"`
+	SapcpiMessages                           SapcpiMessagesMetricConfig                           `mapstructure:"sapcpi.messages"`
+	SapcpiNumberRangeUsage                   SapcpiNumberRangeUsageMetricConfig                   `mapstructure:"sapcpi.number_range.usage"`
+	SapcpiReceiverLag                        SapcpiReceiverLagMetricConfig                        `mapstructure:"sapcpi.receiver.lag"`
+	SapcpiResourceUsageTotalAvailable        SapcpiResourceUsageTotalAvailableMetricConfig        `mapstructure:"sapcpi.resource_usage.total_available"`
+	SapcpiResourceUsageUsed                  SapcpiResourceUsageUsedMetricConfig                  `mapstructure:"sapcpi.resource_usage.used"`
+	SapcpiResourceUsageUtilization           SapcpiResourceUsageUtilizationMetricConfig           `mapstructure:"sapcpi.resource_usage.utilization"`
+	SapcpiRuntimeArtifacts                   SapcpiRuntimeArtifactsMetricConfig                   `mapstructure:"sapcpi.runtime_artifacts"`
+	SapcpiRuntimeArtifactsInError            SapcpiRuntimeArtifactsInErrorMetricConfig            `mapstructure:"sapcpi.runtime_artifacts.in_error"`
+	SapcpiServiceEndpoints                   SapcpiServiceEndpointsMetricConfig                   `mapstructure:"sapcpi.service_endpoints"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		SapcpiAccessPolicies: SapcpiAccessPoliciesMetricConfig{
+			Enabled: true,
+		},
 		SapcpiAlmErrorRate: SapcpiAlmErrorRateMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -1107,6 +1844,40 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SapcpiAPIThrottledMetricAttributeKey{SapcpiAPIThrottledMetricAttributeKeySapCpiAPIGroup},
 		},
+		SapcpiArchivingLastRunFailed: SapcpiArchivingLastRunFailedMetricConfig{
+			Enabled: true,
+		},
+		SapcpiArchivingLastRunMplsFailed: SapcpiArchivingLastRunMplsFailedMetricConfig{
+			Enabled: true,
+		},
+		SapcpiArchivingOldestUnarchivedMplAge: SapcpiArchivingOldestUnarchivedMplAgeMetricConfig{
+			Enabled: true,
+		},
+		SapcpiDataStoreEntries: SapcpiDataStoreEntriesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiDataStoreEntriesMetricAttributeKey{SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreName, SapcpiDataStoreEntriesMetricAttributeKeySapCpiIflowID, SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreType},
+		},
+		SapcpiDataStoreOverdueEntries: SapcpiDataStoreOverdueEntriesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiDataStoreOverdueEntriesMetricAttributeKey{SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreName, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiIflowID, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreType},
+		},
+		SapcpiExternalLoggingActive: SapcpiExternalLoggingActiveMetricConfig{
+			Enabled: true,
+		},
+		SapcpiExternalLoggingAverageAvailability: SapcpiExternalLoggingAverageAvailabilityMetricConfig{
+			Enabled: true,
+		},
+		SapcpiExternalLoggingAverageLag: SapcpiExternalLoggingAverageLagMetricConfig{
+			Enabled: true,
+		},
+		SapcpiExternalLoggingAverageLoad: SapcpiExternalLoggingAverageLoadMetricConfig{
+			Enabled: true,
+		},
+		SapcpiExternalLoggingHasError: SapcpiExternalLoggingHasErrorMetricConfig{
+			Enabled: true,
+		},
 		SapcpiIntegrationPackages: SapcpiIntegrationPackagesMetricConfig{
 			Enabled: true,
 		},
@@ -1119,6 +1890,31 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SapcpiJmsCapacityUsedMetricAttributeKey{SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker},
+		},
+		SapcpiJmsQueueActive: SapcpiJmsQueueActiveMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsQueueActiveMetricAttributeKey{SapcpiJmsQueueActiveMetricAttributeKeySapCpiJmsQueueName},
+		},
+		SapcpiJmsQueueFillGrade: SapcpiJmsQueueFillGradeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsQueueFillGradeMetricAttributeKey{SapcpiJmsQueueFillGradeMetricAttributeKeySapCpiJmsQueueName},
+		},
+		SapcpiJmsQueueMessages: SapcpiJmsQueueMessagesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsQueueMessagesMetricAttributeKey{SapcpiJmsQueueMessagesMetricAttributeKeySapCpiJmsQueueName},
+		},
+		SapcpiJmsQueueSize: SapcpiJmsQueueSizeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsQueueSizeMetricAttributeKey{SapcpiJmsQueueSizeMetricAttributeKeySapCpiJmsQueueName},
+		},
+		SapcpiJmsQueueState: SapcpiJmsQueueStateMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiJmsQueueStateMetricAttributeKey{SapcpiJmsQueueStateMetricAttributeKeySapCpiJmsQueueName},
 		},
 		SapcpiJmsQueues: SapcpiJmsQueuesMetricConfig{
 			Enabled:             true,
@@ -1160,10 +1956,30 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SapcpiMessagesMetricAttributeKey{SapcpiMessagesMetricAttributeKeySapCpiIflowID, SapcpiMessagesMetricAttributeKeySapCpiMessageStatus},
 		},
+		SapcpiNumberRangeUsage: SapcpiNumberRangeUsageMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiNumberRangeUsageMetricAttributeKey{SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate},
+		},
 		SapcpiReceiverLag: SapcpiReceiverLagMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SapcpiReceiverLagMetricAttributeKey{SapcpiReceiverLagMetricAttributeKeySapCpiSource},
+		},
+		SapcpiResourceUsageTotalAvailable: SapcpiResourceUsageTotalAvailableMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiResourceUsageTotalAvailableMetricAttributeKey{SapcpiResourceUsageTotalAvailableMetricAttributeKeySapCpiResourceUsageType},
+		},
+		SapcpiResourceUsageUsed: SapcpiResourceUsageUsedMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiResourceUsageUsedMetricAttributeKey{SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageType, SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageContext},
+		},
+		SapcpiResourceUsageUtilization: SapcpiResourceUsageUtilizationMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SapcpiResourceUsageUtilizationMetricAttributeKey{SapcpiResourceUsageUtilizationMetricAttributeKeySapCpiResourceUsageType},
 		},
 		SapcpiRuntimeArtifacts: SapcpiRuntimeArtifactsMetricConfig{
 			Enabled:             true,
@@ -1202,7 +2018,10 @@ func (ec *EventConfig) Unmarshal(parser *confmap.Conf) error {
 
 // EventsConfig provides config for sapcpi events.
 type EventsConfig struct {
+	SapCpiArchivingRun              EventConfig `mapstructure:"sap.cpi.archiving_run"`
 	SapCpiAudit                     EventConfig `mapstructure:"sap.cpi.audit"`
+	SapCpiDataStoreOverdue          EventConfig `mapstructure:"sap.cpi.data_store.overdue"`
+	SapCpiExternalLogging           EventConfig `mapstructure:"sap.cpi.external_logging"`
 	SapCpiIntegrationPackage        EventConfig `mapstructure:"sap.cpi.integration_package"`
 	SapCpiIntegrationPackageChanged EventConfig `mapstructure:"sap.cpi.integration_package.changed"`
 	SapCpiInventory                 EventConfig `mapstructure:"sap.cpi.inventory"`
@@ -1213,6 +2032,7 @@ type EventsConfig struct {
 	SapCpiKeystoreEntryChanged      EventConfig `mapstructure:"sap.cpi.keystore_entry.changed"`
 	SapCpiLogFile                   EventConfig `mapstructure:"sap.cpi.log_file"`
 	SapCpiMessage                   EventConfig `mapstructure:"sap.cpi.message"`
+	SapCpiMessagePayload            EventConfig `mapstructure:"sap.cpi.message.payload"`
 	SapCpiRuntimeArtifact           EventConfig `mapstructure:"sap.cpi.runtime_artifact"`
 	SapCpiRuntimeArtifactChanged    EventConfig `mapstructure:"sap.cpi.runtime_artifact.changed"`
 	SapCpiServiceEndpoint           EventConfig `mapstructure:"sap.cpi.service_endpoint"`
@@ -1221,7 +2041,16 @@ type EventsConfig struct {
 
 func DefaultEventsConfig() EventsConfig {
 	return EventsConfig{
+		SapCpiArchivingRun: EventConfig{
+			Enabled: true,
+		},
 		SapCpiAudit: EventConfig{
+			Enabled: true,
+		},
+		SapCpiDataStoreOverdue: EventConfig{
+			Enabled: true,
+		},
+		SapCpiExternalLogging: EventConfig{
 			Enabled: true,
 		},
 		SapCpiIntegrationPackage: EventConfig{
@@ -1252,6 +2081,9 @@ func DefaultEventsConfig() EventsConfig {
 			Enabled: true,
 		},
 		SapCpiMessage: EventConfig{
+			Enabled: true,
+		},
+		SapCpiMessagePayload: EventConfig{
 			Enabled: true,
 		},
 		SapCpiRuntimeArtifact: EventConfig{

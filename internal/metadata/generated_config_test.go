@@ -26,6 +26,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SapcpiAccessPolicies: SapcpiAccessPoliciesMetricConfig{
+						Enabled: true,
+					},
 					SapcpiAlmErrorRate: SapcpiAlmErrorRateMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -61,6 +64,40 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SapcpiAPIThrottledMetricAttributeKey{SapcpiAPIThrottledMetricAttributeKeySapCpiAPIGroup},
 					},
+					SapcpiArchivingLastRunFailed: SapcpiArchivingLastRunFailedMetricConfig{
+						Enabled: true,
+					},
+					SapcpiArchivingLastRunMplsFailed: SapcpiArchivingLastRunMplsFailedMetricConfig{
+						Enabled: true,
+					},
+					SapcpiArchivingOldestUnarchivedMplAge: SapcpiArchivingOldestUnarchivedMplAgeMetricConfig{
+						Enabled: true,
+					},
+					SapcpiDataStoreEntries: SapcpiDataStoreEntriesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiDataStoreEntriesMetricAttributeKey{SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreName, SapcpiDataStoreEntriesMetricAttributeKeySapCpiIflowID, SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreType},
+					},
+					SapcpiDataStoreOverdueEntries: SapcpiDataStoreOverdueEntriesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiDataStoreOverdueEntriesMetricAttributeKey{SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreName, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiIflowID, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreType},
+					},
+					SapcpiExternalLoggingActive: SapcpiExternalLoggingActiveMetricConfig{
+						Enabled: true,
+					},
+					SapcpiExternalLoggingAverageAvailability: SapcpiExternalLoggingAverageAvailabilityMetricConfig{
+						Enabled: true,
+					},
+					SapcpiExternalLoggingAverageLag: SapcpiExternalLoggingAverageLagMetricConfig{
+						Enabled: true,
+					},
+					SapcpiExternalLoggingAverageLoad: SapcpiExternalLoggingAverageLoadMetricConfig{
+						Enabled: true,
+					},
+					SapcpiExternalLoggingHasError: SapcpiExternalLoggingHasErrorMetricConfig{
+						Enabled: true,
+					},
 					SapcpiIntegrationPackages: SapcpiIntegrationPackagesMetricConfig{
 						Enabled: true,
 					},
@@ -73,6 +110,31 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SapcpiJmsCapacityUsedMetricAttributeKey{SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiJmsQueueActive: SapcpiJmsQueueActiveMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueActiveMetricAttributeKey{SapcpiJmsQueueActiveMetricAttributeKeySapCpiJmsQueueName},
+					},
+					SapcpiJmsQueueFillGrade: SapcpiJmsQueueFillGradeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueFillGradeMetricAttributeKey{SapcpiJmsQueueFillGradeMetricAttributeKeySapCpiJmsQueueName},
+					},
+					SapcpiJmsQueueMessages: SapcpiJmsQueueMessagesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueMessagesMetricAttributeKey{SapcpiJmsQueueMessagesMetricAttributeKeySapCpiJmsQueueName},
+					},
+					SapcpiJmsQueueSize: SapcpiJmsQueueSizeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueSizeMetricAttributeKey{SapcpiJmsQueueSizeMetricAttributeKeySapCpiJmsQueueName},
+					},
+					SapcpiJmsQueueState: SapcpiJmsQueueStateMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueStateMetricAttributeKey{SapcpiJmsQueueStateMetricAttributeKeySapCpiJmsQueueName},
 					},
 					SapcpiJmsQueues: SapcpiJmsQueuesMetricConfig{
 						Enabled:             true,
@@ -114,10 +176,30 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SapcpiMessagesMetricAttributeKey{SapcpiMessagesMetricAttributeKeySapCpiIflowID, SapcpiMessagesMetricAttributeKeySapCpiMessageStatus},
 					},
+					SapcpiNumberRangeUsage: SapcpiNumberRangeUsageMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiNumberRangeUsageMetricAttributeKey{SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate},
+					},
 					SapcpiReceiverLag: SapcpiReceiverLagMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SapcpiReceiverLagMetricAttributeKey{SapcpiReceiverLagMetricAttributeKeySapCpiSource},
+					},
+					SapcpiResourceUsageTotalAvailable: SapcpiResourceUsageTotalAvailableMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiResourceUsageTotalAvailableMetricAttributeKey{SapcpiResourceUsageTotalAvailableMetricAttributeKeySapCpiResourceUsageType},
+					},
+					SapcpiResourceUsageUsed: SapcpiResourceUsageUsedMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiResourceUsageUsedMetricAttributeKey{SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageType, SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageContext},
+					},
+					SapcpiResourceUsageUtilization: SapcpiResourceUsageUtilizationMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiResourceUsageUtilizationMetricAttributeKey{SapcpiResourceUsageUtilizationMetricAttributeKeySapCpiResourceUsageType},
 					},
 					SapcpiRuntimeArtifacts: SapcpiRuntimeArtifactsMetricConfig{
 						Enabled:             true,
@@ -156,6 +238,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SapcpiAccessPolicies: SapcpiAccessPoliciesMetricConfig{
+						Enabled: false,
+					},
 					SapcpiAlmErrorRate: SapcpiAlmErrorRateMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -191,6 +276,40 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SapcpiAPIThrottledMetricAttributeKey{SapcpiAPIThrottledMetricAttributeKeySapCpiAPIGroup},
 					},
+					SapcpiArchivingLastRunFailed: SapcpiArchivingLastRunFailedMetricConfig{
+						Enabled: false,
+					},
+					SapcpiArchivingLastRunMplsFailed: SapcpiArchivingLastRunMplsFailedMetricConfig{
+						Enabled: false,
+					},
+					SapcpiArchivingOldestUnarchivedMplAge: SapcpiArchivingOldestUnarchivedMplAgeMetricConfig{
+						Enabled: false,
+					},
+					SapcpiDataStoreEntries: SapcpiDataStoreEntriesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiDataStoreEntriesMetricAttributeKey{SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreName, SapcpiDataStoreEntriesMetricAttributeKeySapCpiIflowID, SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreType},
+					},
+					SapcpiDataStoreOverdueEntries: SapcpiDataStoreOverdueEntriesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiDataStoreOverdueEntriesMetricAttributeKey{SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreName, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiIflowID, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreType},
+					},
+					SapcpiExternalLoggingActive: SapcpiExternalLoggingActiveMetricConfig{
+						Enabled: false,
+					},
+					SapcpiExternalLoggingAverageAvailability: SapcpiExternalLoggingAverageAvailabilityMetricConfig{
+						Enabled: false,
+					},
+					SapcpiExternalLoggingAverageLag: SapcpiExternalLoggingAverageLagMetricConfig{
+						Enabled: false,
+					},
+					SapcpiExternalLoggingAverageLoad: SapcpiExternalLoggingAverageLoadMetricConfig{
+						Enabled: false,
+					},
+					SapcpiExternalLoggingHasError: SapcpiExternalLoggingHasErrorMetricConfig{
+						Enabled: false,
+					},
 					SapcpiIntegrationPackages: SapcpiIntegrationPackagesMetricConfig{
 						Enabled: false,
 					},
@@ -203,6 +322,31 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SapcpiJmsCapacityUsedMetricAttributeKey{SapcpiJmsCapacityUsedMetricAttributeKeySapCpiJmsBroker},
+					},
+					SapcpiJmsQueueActive: SapcpiJmsQueueActiveMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueActiveMetricAttributeKey{SapcpiJmsQueueActiveMetricAttributeKeySapCpiJmsQueueName},
+					},
+					SapcpiJmsQueueFillGrade: SapcpiJmsQueueFillGradeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueFillGradeMetricAttributeKey{SapcpiJmsQueueFillGradeMetricAttributeKeySapCpiJmsQueueName},
+					},
+					SapcpiJmsQueueMessages: SapcpiJmsQueueMessagesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueMessagesMetricAttributeKey{SapcpiJmsQueueMessagesMetricAttributeKeySapCpiJmsQueueName},
+					},
+					SapcpiJmsQueueSize: SapcpiJmsQueueSizeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueSizeMetricAttributeKey{SapcpiJmsQueueSizeMetricAttributeKeySapCpiJmsQueueName},
+					},
+					SapcpiJmsQueueState: SapcpiJmsQueueStateMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiJmsQueueStateMetricAttributeKey{SapcpiJmsQueueStateMetricAttributeKeySapCpiJmsQueueName},
 					},
 					SapcpiJmsQueues: SapcpiJmsQueuesMetricConfig{
 						Enabled:             false,
@@ -244,10 +388,30 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SapcpiMessagesMetricAttributeKey{SapcpiMessagesMetricAttributeKeySapCpiIflowID, SapcpiMessagesMetricAttributeKeySapCpiMessageStatus},
 					},
+					SapcpiNumberRangeUsage: SapcpiNumberRangeUsageMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiNumberRangeUsageMetricAttributeKey{SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate},
+					},
 					SapcpiReceiverLag: SapcpiReceiverLagMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SapcpiReceiverLagMetricAttributeKey{SapcpiReceiverLagMetricAttributeKeySapCpiSource},
+					},
+					SapcpiResourceUsageTotalAvailable: SapcpiResourceUsageTotalAvailableMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiResourceUsageTotalAvailableMetricAttributeKey{SapcpiResourceUsageTotalAvailableMetricAttributeKeySapCpiResourceUsageType},
+					},
+					SapcpiResourceUsageUsed: SapcpiResourceUsageUsedMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiResourceUsageUsedMetricAttributeKey{SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageType, SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageContext},
+					},
+					SapcpiResourceUsageUtilization: SapcpiResourceUsageUtilizationMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SapcpiResourceUsageUtilizationMetricAttributeKey{SapcpiResourceUsageUtilizationMetricAttributeKeySapCpiResourceUsageType},
 					},
 					SapcpiRuntimeArtifacts: SapcpiRuntimeArtifactsMetricConfig{
 						Enabled:             false,
@@ -286,11 +450,12 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiIntegrationPackagesMetricConfig{}, SapcpiJmsCapacityLimitMetricConfig{}, SapcpiJmsCapacityUsedMetricConfig{}, SapcpiJmsQueuesMetricConfig{}, SapcpiJmsQueuesLimitMetricConfig{}, SapcpiJmsQueuesUsedMetricConfig{}, SapcpiKeystoreEntriesExpiringMetricConfig{}, SapcpiKeystoreEntryTimeToExpiryMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiReceiverLagMetricConfig{}, SapcpiRuntimeArtifactsMetricConfig{}, SapcpiRuntimeArtifactsInErrorMetricConfig{}, SapcpiServiceEndpointsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAccessPoliciesMetricConfig{}, SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiArchivingLastRunFailedMetricConfig{}, SapcpiArchivingLastRunMplsFailedMetricConfig{}, SapcpiArchivingOldestUnarchivedMplAgeMetricConfig{}, SapcpiDataStoreEntriesMetricConfig{}, SapcpiDataStoreOverdueEntriesMetricConfig{}, SapcpiExternalLoggingActiveMetricConfig{}, SapcpiExternalLoggingAverageAvailabilityMetricConfig{}, SapcpiExternalLoggingAverageLagMetricConfig{}, SapcpiExternalLoggingAverageLoadMetricConfig{}, SapcpiExternalLoggingHasErrorMetricConfig{}, SapcpiIntegrationPackagesMetricConfig{}, SapcpiJmsCapacityLimitMetricConfig{}, SapcpiJmsCapacityUsedMetricConfig{}, SapcpiJmsQueueActiveMetricConfig{}, SapcpiJmsQueueFillGradeMetricConfig{}, SapcpiJmsQueueMessagesMetricConfig{}, SapcpiJmsQueueSizeMetricConfig{}, SapcpiJmsQueueStateMetricConfig{}, SapcpiJmsQueuesMetricConfig{}, SapcpiJmsQueuesLimitMetricConfig{}, SapcpiJmsQueuesUsedMetricConfig{}, SapcpiKeystoreEntriesExpiringMetricConfig{}, SapcpiKeystoreEntryTimeToExpiryMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiNumberRangeUsageMetricConfig{}, SapcpiReceiverLagMetricConfig{}, SapcpiResourceUsageTotalAvailableMetricConfig{}, SapcpiResourceUsageUsedMetricConfig{}, SapcpiResourceUsageUtilizationMetricConfig{}, SapcpiRuntimeArtifactsMetricConfig{}, SapcpiRuntimeArtifactsInErrorMetricConfig{}, SapcpiServiceEndpointsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+
 func TestSapcpiAlmErrorRateMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SapcpiAlmErrorRate
 	require.NoError(t, cfg.Validate())
@@ -375,6 +540,30 @@ func TestSapcpiAPIThrottledMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestSapcpiDataStoreEntriesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiDataStoreEntries
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiDataStoreEntriesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.data_store.entries doesn't have an attribute invalid, valid attributes: [sap.cpi.data_store.name, sap.cpi.iflow.id, sap.cpi.data_store.type]")
+
+	cfg = DefaultMetricsConfig().SapcpiDataStoreEntries
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiDataStoreOverdueEntriesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiDataStoreOverdueEntries
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiDataStoreOverdueEntriesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.data_store.overdue_entries doesn't have an attribute invalid, valid attributes: [sap.cpi.data_store.name, sap.cpi.iflow.id, sap.cpi.data_store.type]")
+
+	cfg = DefaultMetricsConfig().SapcpiDataStoreOverdueEntries
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSapcpiJmsCapacityLimitMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SapcpiJmsCapacityLimit
 	require.NoError(t, cfg.Validate())
@@ -395,6 +584,66 @@ func TestSapcpiJmsCapacityUsedMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.capacity.used doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.broker]")
 
 	cfg = DefaultMetricsConfig().SapcpiJmsCapacityUsed
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsQueueActiveMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsQueueActive
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsQueueActiveMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.queue.active doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.queue.name]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsQueueActive
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsQueueFillGradeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsQueueFillGrade
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsQueueFillGradeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.queue.fill_grade doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.queue.name]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsQueueFillGrade
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsQueueMessagesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsQueueMessages
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsQueueMessagesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.queue.messages doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.queue.name]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsQueueMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsQueueSizeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsQueueSize
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsQueueSizeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.queue.size doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.queue.name]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsQueueSize
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiJmsQueueStateMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiJmsQueueState
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiJmsQueueStateMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.jms.queue.state doesn't have an attribute invalid, valid attributes: [sap.cpi.jms.queue.name]")
+
+	cfg = DefaultMetricsConfig().SapcpiJmsQueueState
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -495,6 +744,18 @@ func TestSapcpiMessagesMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestSapcpiNumberRangeUsageMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiNumberRangeUsage
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiNumberRangeUsageMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.number_range.usage doesn't have an attribute invalid, valid attributes: [sap.cpi.number_range.name, sap.cpi.number_range.rotate]")
+
+	cfg = DefaultMetricsConfig().SapcpiNumberRangeUsage
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSapcpiReceiverLagMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SapcpiReceiverLag
 	require.NoError(t, cfg.Validate())
@@ -503,6 +764,42 @@ func TestSapcpiReceiverLagMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.receiver.lag doesn't have an attribute invalid, valid attributes: [sap.cpi.source]")
 
 	cfg = DefaultMetricsConfig().SapcpiReceiverLag
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiResourceUsageTotalAvailableMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiResourceUsageTotalAvailable
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiResourceUsageTotalAvailableMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.resource_usage.total_available doesn't have an attribute invalid, valid attributes: [sap.cpi.resource_usage.type]")
+
+	cfg = DefaultMetricsConfig().SapcpiResourceUsageTotalAvailable
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiResourceUsageUsedMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiResourceUsageUsed
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiResourceUsageUsedMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.resource_usage.used doesn't have an attribute invalid, valid attributes: [sap.cpi.resource_usage.type, sap.cpi.resource_usage.context]")
+
+	cfg = DefaultMetricsConfig().SapcpiResourceUsageUsed
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiResourceUsageUtilizationMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiResourceUsageUtilization
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiResourceUsageUtilizationMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.resource_usage.utilization doesn't have an attribute invalid, valid attributes: [sap.cpi.resource_usage.type]")
+
+	cfg = DefaultMetricsConfig().SapcpiResourceUsageUtilization
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

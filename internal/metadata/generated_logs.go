@@ -12,6 +12,54 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+type eventSapCpiArchivingRun struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiArchivingRun) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArchivingRunStartAttributeValue string, sapCpiArchivingRunStatusAttributeValue string, sapCpiArchivingRunFailedPhaseAttributeValue string, sapCpiArchivingMplsToBeArchivedAttributeValue int64, sapCpiArchivingMplsArchivedAttributeValue int64, sapCpiArchivingMplsArchivingFailedAttributeValue int64, sapCpiArchivingMplsArchivedUntilAttributeValue string, sapCpiArchivingOldestMplToBeArchivedAttributeValue string, sapCpiArchivingDataUploadedMbAttributeValue int64, sapCpiArchivingRunDurationMinAttributeValue int64, sapCpiArchivingDataCollectionDurationMinAttributeValue int64, sapCpiArchivingDataCompressionDurationMinAttributeValue int64, sapCpiArchivingDataUploadDurationMinAttributeValue int64) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.archiving_run")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.archiving.run_start", sapCpiArchivingRunStartAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.archiving.run_status", sapCpiArchivingRunStatusAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.archiving.run_failed_phase", sapCpiArchivingRunFailedPhaseAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.archiving.mpls_to_be_archived", sapCpiArchivingMplsToBeArchivedAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.archiving.mpls_archived", sapCpiArchivingMplsArchivedAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.archiving.mpls_archiving_failed", sapCpiArchivingMplsArchivingFailedAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.archiving.mpls_archived_until", sapCpiArchivingMplsArchivedUntilAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.archiving.oldest_mpl_to_be_archived", sapCpiArchivingOldestMplToBeArchivedAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.archiving.data_uploaded_mb", sapCpiArchivingDataUploadedMbAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.archiving.run_duration_min", sapCpiArchivingRunDurationMinAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.archiving.data_collection_duration_min", sapCpiArchivingDataCollectionDurationMinAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.archiving.data_compression_duration_min", sapCpiArchivingDataCompressionDurationMinAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.archiving.data_upload_duration_min", sapCpiArchivingDataUploadDurationMinAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiArchivingRun) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiArchivingRun(cfg EventConfig) eventSapCpiArchivingRun {
+	e := eventSapCpiArchivingRun{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 type eventSapCpiAudit struct {
 	data   plog.LogRecordSlice // data buffer for generated log records.
 	config EventConfig         // event config provided by user.
@@ -53,6 +101,93 @@ func (e *eventSapCpiAudit) emit(lrs plog.LogRecordSlice) {
 
 func newEventSapCpiAudit(cfg EventConfig) eventSapCpiAudit {
 	e := eventSapCpiAudit{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiDataStoreOverdue struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiDataStoreOverdue) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiDataStoreNameAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiDataStoreTypeAttributeValue string, sapCpiDataStoreVisibilityAttributeValue string, sapCpiDataStoreEntriesAttributeValue int64, sapCpiDataStoreOverdueEntriesAttributeValue int64, sapCpiDataStoreOverdueTransitionAttributeValue string, sapCpiDataStoreOverdueSinceAttributeValue string, sapCpiDataStoreOverdueMessageIdsAttributeValue []any) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.data_store.overdue")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.data_store.name", sapCpiDataStoreNameAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.iflow.id", sapCpiIflowIDAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.data_store.type", sapCpiDataStoreTypeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.data_store.visibility", sapCpiDataStoreVisibilityAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.data_store.entries", sapCpiDataStoreEntriesAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.data_store.overdue_entries", sapCpiDataStoreOverdueEntriesAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.data_store.overdue_transition", sapCpiDataStoreOverdueTransitionAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.data_store.overdue_since", sapCpiDataStoreOverdueSinceAttributeValue)
+	dp.Attributes().PutEmptySlice("sap.cpi.data_store.overdue_message_ids").FromRaw(sapCpiDataStoreOverdueMessageIdsAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiDataStoreOverdue) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiDataStoreOverdue(cfg EventConfig) eventSapCpiDataStoreOverdue {
+	e := eventSapCpiDataStoreOverdue{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSapCpiExternalLogging struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiExternalLogging) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiExternalLoggingEventTypeAttributeValue string, sapCpiExternalLoggingEventObjectAttributeValue string, sapCpiExternalLoggingHasErrorAttributeValue bool, sapCpiExternalLoggingStatusTextAttributeValue string, sapCpiExternalLoggingStatusChangedAtAttributeValue string, sapCpiExternalLoggingAverageLoadSAttributeValue float64, sapCpiExternalLoggingAverageLagSAttributeValue float64, sapCpiExternalLoggingAverageAvailabilityAttributeValue float64) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.external_logging")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.external_logging.event_type", sapCpiExternalLoggingEventTypeAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.external_logging.event_object", sapCpiExternalLoggingEventObjectAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.external_logging.has_error", sapCpiExternalLoggingHasErrorAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.external_logging.status_text", sapCpiExternalLoggingStatusTextAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.external_logging.status_changed_at", sapCpiExternalLoggingStatusChangedAtAttributeValue)
+	dp.Attributes().PutDouble("sap.cpi.external_logging.average_load_s", sapCpiExternalLoggingAverageLoadSAttributeValue)
+	dp.Attributes().PutDouble("sap.cpi.external_logging.average_lag_s", sapCpiExternalLoggingAverageLagSAttributeValue)
+	dp.Attributes().PutDouble("sap.cpi.external_logging.average_availability", sapCpiExternalLoggingAverageAvailabilityAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiExternalLogging) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiExternalLogging(cfg EventConfig) eventSapCpiExternalLogging {
+	e := eventSapCpiExternalLogging{config: cfg}
 	if cfg.Enabled {
 		e.data = plog.NewLogRecordSlice()
 	}
@@ -533,6 +668,50 @@ func newEventSapCpiMessage(cfg EventConfig) eventSapCpiMessage {
 	return e
 }
 
+type eventSapCpiMessagePayload struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiMessagePayload) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiMessageIDAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiPayloadKindAttributeValue string, sapCpiPayloadEntryIDAttributeValue string, sapCpiPayloadNameAttributeValue string, sapCpiPayloadContentTypeAttributeValue string, sapCpiPayloadSizeAttributeValue int64, sapCpiPayloadTruncatedAttributeValue bool, sapCpiPayloadEncodingAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.message.payload")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.message.id", sapCpiMessageIDAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.iflow.id", sapCpiIflowIDAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.payload.kind", sapCpiPayloadKindAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.payload.entry_id", sapCpiPayloadEntryIDAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.payload.name", sapCpiPayloadNameAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.payload.content_type", sapCpiPayloadContentTypeAttributeValue)
+	dp.Attributes().PutInt("sap.cpi.payload.size", sapCpiPayloadSizeAttributeValue)
+	dp.Attributes().PutBool("sap.cpi.payload.truncated", sapCpiPayloadTruncatedAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.payload.encoding", sapCpiPayloadEncodingAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiMessagePayload) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiMessagePayload(cfg EventConfig) eventSapCpiMessagePayload {
+	e := eventSapCpiMessagePayload{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 type eventSapCpiRuntimeArtifact struct {
 	data   plog.LogRecordSlice // data buffer for generated log records.
 	config EventConfig         // event config provided by user.
@@ -708,7 +887,10 @@ type LogsBuilder struct {
 	buildInfo                            component.BuildInfo // contains version information.
 	resourceAttributeIncludeFilter       map[string]filter.Filter
 	resourceAttributeExcludeFilter       map[string]filter.Filter
+	eventSapCpiArchivingRun              eventSapCpiArchivingRun
 	eventSapCpiAudit                     eventSapCpiAudit
+	eventSapCpiDataStoreOverdue          eventSapCpiDataStoreOverdue
+	eventSapCpiExternalLogging           eventSapCpiExternalLogging
 	eventSapCpiIntegrationPackage        eventSapCpiIntegrationPackage
 	eventSapCpiIntegrationPackageChanged eventSapCpiIntegrationPackageChanged
 	eventSapCpiInventory                 eventSapCpiInventory
@@ -719,6 +901,7 @@ type LogsBuilder struct {
 	eventSapCpiKeystoreEntryChanged      eventSapCpiKeystoreEntryChanged
 	eventSapCpiLogFile                   eventSapCpiLogFile
 	eventSapCpiMessage                   eventSapCpiMessage
+	eventSapCpiMessagePayload            eventSapCpiMessagePayload
 	eventSapCpiRuntimeArtifact           eventSapCpiRuntimeArtifact
 	eventSapCpiRuntimeArtifactChanged    eventSapCpiRuntimeArtifactChanged
 	eventSapCpiServiceEndpoint           eventSapCpiServiceEndpoint
@@ -736,7 +919,10 @@ func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuil
 		logsBuffer:                           plog.NewLogs(),
 		logRecordsBuffer:                     plog.NewLogRecordSlice(),
 		buildInfo:                            settings.BuildInfo,
+		eventSapCpiArchivingRun:              newEventSapCpiArchivingRun(lbc.Events.SapCpiArchivingRun),
 		eventSapCpiAudit:                     newEventSapCpiAudit(lbc.Events.SapCpiAudit),
+		eventSapCpiDataStoreOverdue:          newEventSapCpiDataStoreOverdue(lbc.Events.SapCpiDataStoreOverdue),
+		eventSapCpiExternalLogging:           newEventSapCpiExternalLogging(lbc.Events.SapCpiExternalLogging),
 		eventSapCpiIntegrationPackage:        newEventSapCpiIntegrationPackage(lbc.Events.SapCpiIntegrationPackage),
 		eventSapCpiIntegrationPackageChanged: newEventSapCpiIntegrationPackageChanged(lbc.Events.SapCpiIntegrationPackageChanged),
 		eventSapCpiInventory:                 newEventSapCpiInventory(lbc.Events.SapCpiInventory),
@@ -747,6 +933,7 @@ func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuil
 		eventSapCpiKeystoreEntryChanged:      newEventSapCpiKeystoreEntryChanged(lbc.Events.SapCpiKeystoreEntryChanged),
 		eventSapCpiLogFile:                   newEventSapCpiLogFile(lbc.Events.SapCpiLogFile),
 		eventSapCpiMessage:                   newEventSapCpiMessage(lbc.Events.SapCpiMessage),
+		eventSapCpiMessagePayload:            newEventSapCpiMessagePayload(lbc.Events.SapCpiMessagePayload),
 		eventSapCpiRuntimeArtifact:           newEventSapCpiRuntimeArtifact(lbc.Events.SapCpiRuntimeArtifact),
 		eventSapCpiRuntimeArtifactChanged:    newEventSapCpiRuntimeArtifactChanged(lbc.Events.SapCpiRuntimeArtifactChanged),
 		eventSapCpiServiceEndpoint:           newEventSapCpiServiceEndpoint(lbc.Events.SapCpiServiceEndpoint),
@@ -887,7 +1074,10 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	ils := rl.ScopeLogs().AppendEmpty()
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(lb.buildInfo.Version)
+	lb.eventSapCpiArchivingRun.emit(ils.LogRecords())
 	lb.eventSapCpiAudit.emit(ils.LogRecords())
+	lb.eventSapCpiDataStoreOverdue.emit(ils.LogRecords())
+	lb.eventSapCpiExternalLogging.emit(ils.LogRecords())
 	lb.eventSapCpiIntegrationPackage.emit(ils.LogRecords())
 	lb.eventSapCpiIntegrationPackageChanged.emit(ils.LogRecords())
 	lb.eventSapCpiInventory.emit(ils.LogRecords())
@@ -898,6 +1088,7 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	lb.eventSapCpiKeystoreEntryChanged.emit(ils.LogRecords())
 	lb.eventSapCpiLogFile.emit(ils.LogRecords())
 	lb.eventSapCpiMessage.emit(ils.LogRecords())
+	lb.eventSapCpiMessagePayload.emit(ils.LogRecords())
 	lb.eventSapCpiRuntimeArtifact.emit(ils.LogRecords())
 	lb.eventSapCpiRuntimeArtifactChanged.emit(ils.LogRecords())
 	lb.eventSapCpiServiceEndpoint.emit(ils.LogRecords())
@@ -938,9 +1129,24 @@ func (lb *LogsBuilder) Emit(options ...ResourceLogsOption) plog.Logs {
 	return logs
 }
 
+// RecordSapCpiArchivingRunEvent adds a log record of sap.cpi.archiving_run event.
+func (lb *LogsBuilder) RecordSapCpiArchivingRunEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiArchivingRunStartAttributeValue string, sapCpiArchivingRunStatusAttributeValue string, sapCpiArchivingRunFailedPhaseAttributeValue string, sapCpiArchivingMplsToBeArchivedAttributeValue int64, sapCpiArchivingMplsArchivedAttributeValue int64, sapCpiArchivingMplsArchivingFailedAttributeValue int64, sapCpiArchivingMplsArchivedUntilAttributeValue string, sapCpiArchivingOldestMplToBeArchivedAttributeValue string, sapCpiArchivingDataUploadedMbAttributeValue int64, sapCpiArchivingRunDurationMinAttributeValue int64, sapCpiArchivingDataCollectionDurationMinAttributeValue int64, sapCpiArchivingDataCompressionDurationMinAttributeValue int64, sapCpiArchivingDataUploadDurationMinAttributeValue int64) {
+	lb.eventSapCpiArchivingRun.recordEvent(ctx, timestamp, sapCpiArchivingRunStartAttributeValue, sapCpiArchivingRunStatusAttributeValue, sapCpiArchivingRunFailedPhaseAttributeValue, sapCpiArchivingMplsToBeArchivedAttributeValue, sapCpiArchivingMplsArchivedAttributeValue, sapCpiArchivingMplsArchivingFailedAttributeValue, sapCpiArchivingMplsArchivedUntilAttributeValue, sapCpiArchivingOldestMplToBeArchivedAttributeValue, sapCpiArchivingDataUploadedMbAttributeValue, sapCpiArchivingRunDurationMinAttributeValue, sapCpiArchivingDataCollectionDurationMinAttributeValue, sapCpiArchivingDataCompressionDurationMinAttributeValue, sapCpiArchivingDataUploadDurationMinAttributeValue)
+}
+
 // RecordSapCpiAuditEvent adds a log record of sap.cpi.audit event.
 func (lb *LogsBuilder) RecordSapCpiAuditEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiAuditIDAttributeValue string, sapCpiAuditActionAttributeValue string, sapCpiAuditUserAttributeValue string, sapCpiAuditUserTypeAttributeValue string, sapCpiAuditObjectTypeAttributeValue string, sapCpiAuditObjectIDAttributeValue string, sapCpiAuditSourceAttributeValue string, sapCpiAuditNodeTypeAttributeValue string, sapCpiAuditCategoryAttributeValue string, sapCpiAuditOutcomeAttributeValue AttributeSapCpiAuditOutcome, sapCpiAuditChangesAttributeValue []any, sapCpiAuditOriginAttributeValue AttributeSapCpiAuditOrigin) {
 	lb.eventSapCpiAudit.recordEvent(ctx, timestamp, sapCpiAuditIDAttributeValue, sapCpiAuditActionAttributeValue, sapCpiAuditUserAttributeValue, sapCpiAuditUserTypeAttributeValue, sapCpiAuditObjectTypeAttributeValue, sapCpiAuditObjectIDAttributeValue, sapCpiAuditSourceAttributeValue, sapCpiAuditNodeTypeAttributeValue, sapCpiAuditCategoryAttributeValue, sapCpiAuditOutcomeAttributeValue.String(), sapCpiAuditChangesAttributeValue, sapCpiAuditOriginAttributeValue.String())
+}
+
+// RecordSapCpiDataStoreOverdueEvent adds a log record of sap.cpi.data_store.overdue event.
+func (lb *LogsBuilder) RecordSapCpiDataStoreOverdueEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiDataStoreNameAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiDataStoreTypeAttributeValue string, sapCpiDataStoreVisibilityAttributeValue string, sapCpiDataStoreEntriesAttributeValue int64, sapCpiDataStoreOverdueEntriesAttributeValue int64, sapCpiDataStoreOverdueTransitionAttributeValue AttributeSapCpiDataStoreOverdueTransition, sapCpiDataStoreOverdueSinceAttributeValue string, sapCpiDataStoreOverdueMessageIdsAttributeValue []any) {
+	lb.eventSapCpiDataStoreOverdue.recordEvent(ctx, timestamp, sapCpiDataStoreNameAttributeValue, sapCpiIflowIDAttributeValue, sapCpiDataStoreTypeAttributeValue, sapCpiDataStoreVisibilityAttributeValue, sapCpiDataStoreEntriesAttributeValue, sapCpiDataStoreOverdueEntriesAttributeValue, sapCpiDataStoreOverdueTransitionAttributeValue.String(), sapCpiDataStoreOverdueSinceAttributeValue, sapCpiDataStoreOverdueMessageIdsAttributeValue)
+}
+
+// RecordSapCpiExternalLoggingEvent adds a log record of sap.cpi.external_logging event.
+func (lb *LogsBuilder) RecordSapCpiExternalLoggingEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiExternalLoggingEventTypeAttributeValue string, sapCpiExternalLoggingEventObjectAttributeValue string, sapCpiExternalLoggingHasErrorAttributeValue bool, sapCpiExternalLoggingStatusTextAttributeValue string, sapCpiExternalLoggingStatusChangedAtAttributeValue string, sapCpiExternalLoggingAverageLoadSAttributeValue float64, sapCpiExternalLoggingAverageLagSAttributeValue float64, sapCpiExternalLoggingAverageAvailabilityAttributeValue float64) {
+	lb.eventSapCpiExternalLogging.recordEvent(ctx, timestamp, sapCpiExternalLoggingEventTypeAttributeValue, sapCpiExternalLoggingEventObjectAttributeValue, sapCpiExternalLoggingHasErrorAttributeValue, sapCpiExternalLoggingStatusTextAttributeValue, sapCpiExternalLoggingStatusChangedAtAttributeValue, sapCpiExternalLoggingAverageLoadSAttributeValue, sapCpiExternalLoggingAverageLagSAttributeValue, sapCpiExternalLoggingAverageAvailabilityAttributeValue)
 }
 
 // RecordSapCpiIntegrationPackageEvent adds a log record of sap.cpi.integration_package event.
@@ -991,6 +1197,11 @@ func (lb *LogsBuilder) RecordSapCpiLogFileEvent(ctx context.Context, timestamp p
 // RecordSapCpiMessageEvent adds a log record of sap.cpi.message event.
 func (lb *LogsBuilder) RecordSapCpiMessageEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiIflowIDAttributeValue string, sapCpiIflowNameAttributeValue string, sapCpiIflowTypeAttributeValue string, sapCpiMessageApplicationIDAttributeValue string, sapCpiMessageApplicationTypeAttributeValue string, sapCpiMessageArchivingStatusAttributeValue string, sapCpiMessageCorrelationIDAttributeValue string, sapCpiMessageCustomHeadersAttributeValue map[string]any, sapCpiMessageCustomStatusAttributeValue string, sapCpiMessageDurationMsAttributeValue int64, sapCpiMessageEndAttributeValue string, sapCpiMessageErrorTextAttributeValue string, sapCpiMessageErrorTextTruncatedAttributeValue bool, sapCpiMessageIDAttributeValue string, sapCpiMessageLocalComponentAttributeValue string, sapCpiMessageLogLevelAttributeValue string, sapCpiMessageOriginComponentAttributeValue string, sapCpiMessagePreviousComponentAttributeValue string, sapCpiMessageReceiverAttributeValue string, sapCpiMessageSenderAttributeValue string, sapCpiMessageStartAttributeValue string, sapCpiMessageStatusAttributeValue string, sapCpiMessageTransactionIDAttributeValue string, sapCpiMessageWebLinkAttributeValue string, sapCpiPackageIDAttributeValue string, sapCpiPackageNameAttributeValue string) {
 	lb.eventSapCpiMessage.recordEvent(ctx, timestamp, sapCpiIflowIDAttributeValue, sapCpiIflowNameAttributeValue, sapCpiIflowTypeAttributeValue, sapCpiMessageApplicationIDAttributeValue, sapCpiMessageApplicationTypeAttributeValue, sapCpiMessageArchivingStatusAttributeValue, sapCpiMessageCorrelationIDAttributeValue, sapCpiMessageCustomHeadersAttributeValue, sapCpiMessageCustomStatusAttributeValue, sapCpiMessageDurationMsAttributeValue, sapCpiMessageEndAttributeValue, sapCpiMessageErrorTextAttributeValue, sapCpiMessageErrorTextTruncatedAttributeValue, sapCpiMessageIDAttributeValue, sapCpiMessageLocalComponentAttributeValue, sapCpiMessageLogLevelAttributeValue, sapCpiMessageOriginComponentAttributeValue, sapCpiMessagePreviousComponentAttributeValue, sapCpiMessageReceiverAttributeValue, sapCpiMessageSenderAttributeValue, sapCpiMessageStartAttributeValue, sapCpiMessageStatusAttributeValue, sapCpiMessageTransactionIDAttributeValue, sapCpiMessageWebLinkAttributeValue, sapCpiPackageIDAttributeValue, sapCpiPackageNameAttributeValue)
+}
+
+// RecordSapCpiMessagePayloadEvent adds a log record of sap.cpi.message.payload event.
+func (lb *LogsBuilder) RecordSapCpiMessagePayloadEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiMessageIDAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiPayloadKindAttributeValue AttributeSapCpiPayloadKind, sapCpiPayloadEntryIDAttributeValue string, sapCpiPayloadNameAttributeValue string, sapCpiPayloadContentTypeAttributeValue string, sapCpiPayloadSizeAttributeValue int64, sapCpiPayloadTruncatedAttributeValue bool, sapCpiPayloadEncodingAttributeValue AttributeSapCpiPayloadEncoding) {
+	lb.eventSapCpiMessagePayload.recordEvent(ctx, timestamp, sapCpiMessageIDAttributeValue, sapCpiIflowIDAttributeValue, sapCpiPayloadKindAttributeValue.String(), sapCpiPayloadEntryIDAttributeValue, sapCpiPayloadNameAttributeValue, sapCpiPayloadContentTypeAttributeValue, sapCpiPayloadSizeAttributeValue, sapCpiPayloadTruncatedAttributeValue, sapCpiPayloadEncodingAttributeValue.String())
 }
 
 // RecordSapCpiRuntimeArtifactEvent adds a log record of sap.cpi.runtime_artifact event.

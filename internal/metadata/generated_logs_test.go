@@ -142,7 +142,16 @@ func TestLogsBuilder(t *testing.T) {
 			allEventsCount := 0
 			defaultEventsCount++
 			allEventsCount++
+			lb.RecordSapCpiArchivingRunEvent(ctx, timestamp, "sap.cpi.archiving.run_start-val", "sap.cpi.archiving.run_status-val", "sap.cpi.archiving.run_failed_phase-val", 37, 31, 39, "sap.cpi.archiving.mpls_archived_until-val", "sap.cpi.archiving.oldest_mpl_to_be_archived-val", 34, 34, 46, 47, 42)
+			defaultEventsCount++
+			allEventsCount++
 			lb.RecordSapCpiAuditEvent(ctx, timestamp, "sap.cpi.audit.id-val", "sap.cpi.audit.action-val", "sap.cpi.audit.user-val", "sap.cpi.audit.user_type-val", "sap.cpi.audit.object.type-val", "sap.cpi.audit.object.id-val", "sap.cpi.audit.source-val", "sap.cpi.audit.node_type-val", "sap.cpi.audit.category-val", AttributeSapCpiAuditOutcomeSuccess, []any{"sap.cpi.audit.changes-item1", "sap.cpi.audit.changes-item2"}, AttributeSapCpiAuditOriginCpiOdata)
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordSapCpiDataStoreOverdueEvent(ctx, timestamp, "sap.cpi.data_store.name-val", "sap.cpi.iflow.id-val", "sap.cpi.data_store.type-val", "sap.cpi.data_store.visibility-val", 26, 34, AttributeSapCpiDataStoreOverdueTransitionOverdue, "sap.cpi.data_store.overdue_since-val", []any{"sap.cpi.data_store.overdue_message_ids-item1", "sap.cpi.data_store.overdue_message_ids-item2"})
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordSapCpiExternalLoggingEvent(ctx, timestamp, "sap.cpi.external_logging.event_type-val", "sap.cpi.external_logging.event_object-val", true, "sap.cpi.external_logging.status_text-val", "sap.cpi.external_logging.status_changed_at-val", 39.100000, 38.100000, 45.100000)
 			defaultEventsCount++
 			allEventsCount++
 			lb.RecordSapCpiIntegrationPackageEvent(ctx, timestamp, "sap.cpi.package.vendor-val", "sap.cpi.package.mode-val", "sap.cpi.package.created_by-val", "sap.cpi.package.created_at-val", "sap.cpi.package.modified_by-val", "sap.cpi.package.modified_at-val", []any{"sap.cpi.package.artifacts-item1", "sap.cpi.package.artifacts-item2"}, true)
@@ -173,6 +182,9 @@ func TestLogsBuilder(t *testing.T) {
 			defaultEventsCount++
 			allEventsCount++
 			lb.RecordSapCpiMessageEvent(ctx, timestamp, "sap.cpi.iflow.id-val", "sap.cpi.iflow.name-val", "sap.cpi.iflow.type-val", "sap.cpi.message.application_id-val", "sap.cpi.message.application_type-val", "sap.cpi.message.archiving_status-val", "sap.cpi.message.correlation_id-val", map[string]any{"key1": "sap.cpi.message.custom_headers-val1", "key2": "sap.cpi.message.custom_headers-val2"}, "sap.cpi.message.custom_status-val", 27, "sap.cpi.message.end-val", "sap.cpi.message.error_text-val", true, "sap.cpi.message.id-val", "sap.cpi.message.local_component-val", "sap.cpi.message.log_level-val", "sap.cpi.message.origin_component-val", "sap.cpi.message.previous_component-val", "sap.cpi.message.receiver-val", "sap.cpi.message.sender-val", "sap.cpi.message.start-val", "sap.cpi.message.status-val", "sap.cpi.message.transaction_id-val", "sap.cpi.message.web_link-val", "sap.cpi.package.id-val", "sap.cpi.package.name-val")
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordSapCpiMessagePayloadEvent(ctx, timestamp, "sap.cpi.message.id-val", "sap.cpi.iflow.id-val", AttributeSapCpiPayloadKindMessageStore, "sap.cpi.payload.entry_id-val", "sap.cpi.payload.name-val", "sap.cpi.payload.content_type-val", 20, false, AttributeSapCpiPayloadEncodingText)
 			defaultEventsCount++
 			allEventsCount++
 			lb.RecordSapCpiRuntimeArtifactEvent(ctx, timestamp, "sap.cpi.artifact.status-val", "sap.cpi.artifact.deployed_by-val", "sap.cpi.artifact.deployed_on-val", "sap.cpi.artifact.error_text-val")
@@ -224,6 +236,52 @@ func TestLogsBuilder(t *testing.T) {
 			validatedEvents := make(map[string]bool)
 			for i := 0; i < lrs.Len(); i++ {
 				switch lrs.At(i).EventName() {
+				case "sap.cpi.archiving_run":
+					assert.False(t, validatedEvents["sap.cpi.archiving_run"], "Found a duplicate in the events slice: sap.cpi.archiving_run")
+					validatedEvents["sap.cpi.archiving_run"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("sap.cpi.archiving.run_start")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.archiving.run_start-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.run_status")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.archiving.run_status-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.run_failed_phase")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.archiving.run_failed_phase-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.mpls_to_be_archived")
+					assert.True(t, ok)
+					assert.EqualValues(t, 37, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.mpls_archived")
+					assert.True(t, ok)
+					assert.EqualValues(t, 31, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.mpls_archiving_failed")
+					assert.True(t, ok)
+					assert.EqualValues(t, 39, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.mpls_archived_until")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.archiving.mpls_archived_until-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.oldest_mpl_to_be_archived")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.archiving.oldest_mpl_to_be_archived-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.data_uploaded_mb")
+					assert.True(t, ok)
+					assert.EqualValues(t, 34, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.run_duration_min")
+					assert.True(t, ok)
+					assert.EqualValues(t, 34, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.data_collection_duration_min")
+					assert.True(t, ok)
+					assert.EqualValues(t, 46, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.data_compression_duration_min")
+					assert.True(t, ok)
+					assert.EqualValues(t, 47, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.archiving.data_upload_duration_min")
+					assert.True(t, ok)
+					assert.EqualValues(t, 42, attrVal.Int())
 				case "sap.cpi.audit":
 					assert.False(t, validatedEvents["sap.cpi.audit"], "Found a duplicate in the events slice: sap.cpi.audit")
 					validatedEvents["sap.cpi.audit"] = true
@@ -267,6 +325,71 @@ func TestLogsBuilder(t *testing.T) {
 					attrVal, ok = lr.Attributes().Get("sap.cpi.audit.origin")
 					assert.True(t, ok)
 					assert.Equal(t, "cpi_odata", attrVal.Str())
+				case "sap.cpi.data_store.overdue":
+					assert.False(t, validatedEvents["sap.cpi.data_store.overdue"], "Found a duplicate in the events slice: sap.cpi.data_store.overdue")
+					validatedEvents["sap.cpi.data_store.overdue"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("sap.cpi.data_store.name")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.data_store.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.iflow.id")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.iflow.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.data_store.type")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.data_store.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.data_store.visibility")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.data_store.visibility-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.data_store.entries")
+					assert.True(t, ok)
+					assert.EqualValues(t, 26, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.data_store.overdue_entries")
+					assert.True(t, ok)
+					assert.EqualValues(t, 34, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.data_store.overdue_transition")
+					assert.True(t, ok)
+					assert.Equal(t, "overdue", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.data_store.overdue_since")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.data_store.overdue_since-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.data_store.overdue_message_ids")
+					assert.True(t, ok)
+					assert.Equal(t, []any{"sap.cpi.data_store.overdue_message_ids-item1", "sap.cpi.data_store.overdue_message_ids-item2"}, attrVal.Slice().AsRaw())
+				case "sap.cpi.external_logging":
+					assert.False(t, validatedEvents["sap.cpi.external_logging"], "Found a duplicate in the events slice: sap.cpi.external_logging")
+					validatedEvents["sap.cpi.external_logging"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("sap.cpi.external_logging.event_type")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.external_logging.event_type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.external_logging.event_object")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.external_logging.event_object-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.external_logging.has_error")
+					assert.True(t, ok)
+					assert.True(t, attrVal.Bool())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.external_logging.status_text")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.external_logging.status_text-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.external_logging.status_changed_at")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.external_logging.status_changed_at-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.external_logging.average_load_s")
+					assert.True(t, ok)
+					assert.Equal(t, 39.100000, attrVal.Double())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.external_logging.average_lag_s")
+					assert.True(t, ok)
+					assert.Equal(t, 38.100000, attrVal.Double())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.external_logging.average_availability")
+					assert.True(t, ok)
+					assert.Equal(t, 45.100000, attrVal.Double())
 				case "sap.cpi.integration_package":
 					assert.False(t, validatedEvents["sap.cpi.integration_package"], "Found a duplicate in the events slice: sap.cpi.integration_package")
 					validatedEvents["sap.cpi.integration_package"] = true
@@ -709,6 +832,40 @@ func TestLogsBuilder(t *testing.T) {
 					attrVal, ok = lr.Attributes().Get("sap.cpi.package.name")
 					assert.True(t, ok)
 					assert.Equal(t, "sap.cpi.package.name-val", attrVal.Str())
+				case "sap.cpi.message.payload":
+					assert.False(t, validatedEvents["sap.cpi.message.payload"], "Found a duplicate in the events slice: sap.cpi.message.payload")
+					validatedEvents["sap.cpi.message.payload"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("sap.cpi.message.id")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.message.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.iflow.id")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.iflow.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.payload.kind")
+					assert.True(t, ok)
+					assert.Equal(t, "message_store", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.payload.entry_id")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.payload.entry_id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.payload.name")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.payload.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.payload.content_type")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.payload.content_type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.payload.size")
+					assert.True(t, ok)
+					assert.EqualValues(t, 20, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.payload.truncated")
+					assert.True(t, ok)
+					assert.False(t, attrVal.Bool())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.payload.encoding")
+					assert.True(t, ok)
+					assert.Equal(t, "text", attrVal.Str())
 				case "sap.cpi.runtime_artifact":
 					assert.False(t, validatedEvents["sap.cpi.runtime_artifact"], "Found a duplicate in the events slice: sap.cpi.runtime_artifact")
 					validatedEvents["sap.cpi.runtime_artifact"] = true

@@ -105,6 +105,32 @@ var MapAttributeSapCpiChangeType = map[string]AttributeSapCpiChangeType{
 	"deleted": AttributeSapCpiChangeTypeDeleted,
 }
 
+// AttributeSapCpiDataStoreOverdueTransition specifies the value sap.cpi.data_store.overdue_transition attribute.
+type AttributeSapCpiDataStoreOverdueTransition int
+
+const (
+	_ AttributeSapCpiDataStoreOverdueTransition = iota
+	AttributeSapCpiDataStoreOverdueTransitionOverdue
+	AttributeSapCpiDataStoreOverdueTransitionCleared
+)
+
+// String returns the string representation of the AttributeSapCpiDataStoreOverdueTransition.
+func (av AttributeSapCpiDataStoreOverdueTransition) String() string {
+	switch av {
+	case AttributeSapCpiDataStoreOverdueTransitionOverdue:
+		return "overdue"
+	case AttributeSapCpiDataStoreOverdueTransitionCleared:
+		return "cleared"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiDataStoreOverdueTransition is a helper map of string to AttributeSapCpiDataStoreOverdueTransition attribute value.
+var MapAttributeSapCpiDataStoreOverdueTransition = map[string]AttributeSapCpiDataStoreOverdueTransition{
+	"overdue": AttributeSapCpiDataStoreOverdueTransitionOverdue,
+	"cleared": AttributeSapCpiDataStoreOverdueTransitionCleared,
+}
+
 // AttributeSapCpiJmsQueueState specifies the value sap.cpi.jms.queue_state attribute.
 type AttributeSapCpiJmsQueueState int
 
@@ -161,7 +187,66 @@ var MapAttributeSapCpiLogFileType = map[string]AttributeSapCpiLogFileType{
 	"trace": AttributeSapCpiLogFileTypeTrace,
 }
 
+// AttributeSapCpiPayloadEncoding specifies the value sap.cpi.payload.encoding attribute.
+type AttributeSapCpiPayloadEncoding int
+
+const (
+	_ AttributeSapCpiPayloadEncoding = iota
+	AttributeSapCpiPayloadEncodingText
+	AttributeSapCpiPayloadEncodingBase64
+	AttributeSapCpiPayloadEncodingOmitted
+)
+
+// String returns the string representation of the AttributeSapCpiPayloadEncoding.
+func (av AttributeSapCpiPayloadEncoding) String() string {
+	switch av {
+	case AttributeSapCpiPayloadEncodingText:
+		return "text"
+	case AttributeSapCpiPayloadEncodingBase64:
+		return "base64"
+	case AttributeSapCpiPayloadEncodingOmitted:
+		return "omitted"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiPayloadEncoding is a helper map of string to AttributeSapCpiPayloadEncoding attribute value.
+var MapAttributeSapCpiPayloadEncoding = map[string]AttributeSapCpiPayloadEncoding{
+	"text":    AttributeSapCpiPayloadEncodingText,
+	"base64":  AttributeSapCpiPayloadEncodingBase64,
+	"omitted": AttributeSapCpiPayloadEncodingOmitted,
+}
+
+// AttributeSapCpiPayloadKind specifies the value sap.cpi.payload.kind attribute.
+type AttributeSapCpiPayloadKind int
+
+const (
+	_ AttributeSapCpiPayloadKind = iota
+	AttributeSapCpiPayloadKindMessageStore
+	AttributeSapCpiPayloadKindAttachment
+)
+
+// String returns the string representation of the AttributeSapCpiPayloadKind.
+func (av AttributeSapCpiPayloadKind) String() string {
+	switch av {
+	case AttributeSapCpiPayloadKindMessageStore:
+		return "message_store"
+	case AttributeSapCpiPayloadKindAttachment:
+		return "attachment"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiPayloadKind is a helper map of string to AttributeSapCpiPayloadKind attribute value.
+var MapAttributeSapCpiPayloadKind = map[string]AttributeSapCpiPayloadKind{
+	"message_store": AttributeSapCpiPayloadKindMessageStore,
+	"attachment":    AttributeSapCpiPayloadKindAttachment,
+}
+
 var MetricsInfo = metricsInfo{
+	SapcpiAccessPolicies: metricInfo{
+		Name: "sapcpi.access_policies",
+	},
 	SapcpiAlmErrorRate: metricInfo{
 		Name:       "sapcpi.alm.error_rate",
 		Attributes: []string{"sap.cpi.iflow.name", "sap.calm.service.id", "sap.calm.service.name", "sap.calm.resolution"},
@@ -190,6 +275,38 @@ var MetricsInfo = metricsInfo{
 		Name:       "sapcpi.api.throttled",
 		Attributes: []string{"sap.cpi.api.group"},
 	},
+	SapcpiArchivingLastRunFailed: metricInfo{
+		Name: "sapcpi.archiving.last_run.failed",
+	},
+	SapcpiArchivingLastRunMplsFailed: metricInfo{
+		Name: "sapcpi.archiving.last_run.mpls_failed",
+	},
+	SapcpiArchivingOldestUnarchivedMplAge: metricInfo{
+		Name: "sapcpi.archiving.oldest_unarchived_mpl.age",
+	},
+	SapcpiDataStoreEntries: metricInfo{
+		Name:       "sapcpi.data_store.entries",
+		Attributes: []string{"sap.cpi.data_store.name", "sap.cpi.iflow.id", "sap.cpi.data_store.type"},
+	},
+	SapcpiDataStoreOverdueEntries: metricInfo{
+		Name:       "sapcpi.data_store.overdue_entries",
+		Attributes: []string{"sap.cpi.data_store.name", "sap.cpi.iflow.id", "sap.cpi.data_store.type"},
+	},
+	SapcpiExternalLoggingActive: metricInfo{
+		Name: "sapcpi.external_logging.active",
+	},
+	SapcpiExternalLoggingAverageAvailability: metricInfo{
+		Name: "sapcpi.external_logging.average_availability",
+	},
+	SapcpiExternalLoggingAverageLag: metricInfo{
+		Name: "sapcpi.external_logging.average_lag",
+	},
+	SapcpiExternalLoggingAverageLoad: metricInfo{
+		Name: "sapcpi.external_logging.average_load",
+	},
+	SapcpiExternalLoggingHasError: metricInfo{
+		Name: "sapcpi.external_logging.has_error",
+	},
 	SapcpiIntegrationPackages: metricInfo{
 		Name: "sapcpi.integration_packages",
 	},
@@ -200,6 +317,26 @@ var MetricsInfo = metricsInfo{
 	SapcpiJmsCapacityUsed: metricInfo{
 		Name:       "sapcpi.jms.capacity.used",
 		Attributes: []string{"sap.cpi.jms.broker"},
+	},
+	SapcpiJmsQueueActive: metricInfo{
+		Name:       "sapcpi.jms.queue.active",
+		Attributes: []string{"sap.cpi.jms.queue.name"},
+	},
+	SapcpiJmsQueueFillGrade: metricInfo{
+		Name:       "sapcpi.jms.queue.fill_grade",
+		Attributes: []string{"sap.cpi.jms.queue.name"},
+	},
+	SapcpiJmsQueueMessages: metricInfo{
+		Name:       "sapcpi.jms.queue.messages",
+		Attributes: []string{"sap.cpi.jms.queue.name"},
+	},
+	SapcpiJmsQueueSize: metricInfo{
+		Name:       "sapcpi.jms.queue.size",
+		Attributes: []string{"sap.cpi.jms.queue.name"},
+	},
+	SapcpiJmsQueueState: metricInfo{
+		Name:       "sapcpi.jms.queue.state",
+		Attributes: []string{"sap.cpi.jms.queue.name"},
 	},
 	SapcpiJmsQueues: metricInfo{
 		Name:       "sapcpi.jms.queues",
@@ -233,9 +370,25 @@ var MetricsInfo = metricsInfo{
 		Name:       "sapcpi.messages",
 		Attributes: []string{"sap.cpi.iflow.id", "sap.cpi.message.status"},
 	},
+	SapcpiNumberRangeUsage: metricInfo{
+		Name:       "sapcpi.number_range.usage",
+		Attributes: []string{"sap.cpi.number_range.name", "sap.cpi.number_range.rotate"},
+	},
 	SapcpiReceiverLag: metricInfo{
 		Name:       "sapcpi.receiver.lag",
 		Attributes: []string{"sap.cpi.source"},
+	},
+	SapcpiResourceUsageTotalAvailable: metricInfo{
+		Name:       "sapcpi.resource_usage.total_available",
+		Attributes: []string{"sap.cpi.resource_usage.type"},
+	},
+	SapcpiResourceUsageUsed: metricInfo{
+		Name:       "sapcpi.resource_usage.used",
+		Attributes: []string{"sap.cpi.resource_usage.type", "sap.cpi.resource_usage.context"},
+	},
+	SapcpiResourceUsageUtilization: metricInfo{
+		Name:       "sapcpi.resource_usage.utilization",
+		Attributes: []string{"sap.cpi.resource_usage.type"},
 	},
 	SapcpiRuntimeArtifacts: metricInfo{
 		Name:       "sapcpi.runtime_artifacts",
@@ -251,33 +404,103 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	SapcpiAlmErrorRate              metricInfo
-	SapcpiAlmExecutions             metricInfo
-	SapcpiAlmHealthLimit            metricInfo
-	SapcpiAlmHealthUsage            metricInfo
-	SapcpiAlmHealthValue            metricInfo
-	SapcpiAPIRequests               metricInfo
-	SapcpiAPIThrottled              metricInfo
-	SapcpiIntegrationPackages       metricInfo
-	SapcpiJmsCapacityLimit          metricInfo
-	SapcpiJmsCapacityUsed           metricInfo
-	SapcpiJmsQueues                 metricInfo
-	SapcpiJmsQueuesLimit            metricInfo
-	SapcpiJmsQueuesUsed             metricInfo
-	SapcpiKeystoreEntriesExpiring   metricInfo
-	SapcpiKeystoreEntryTimeToExpiry metricInfo
-	SapcpiMessageDurationMax        metricInfo
-	SapcpiMessageDurationTotal      metricInfo
-	SapcpiMessages                  metricInfo
-	SapcpiReceiverLag               metricInfo
-	SapcpiRuntimeArtifacts          metricInfo
-	SapcpiRuntimeArtifactsInError   metricInfo
-	SapcpiServiceEndpoints          metricInfo
+	SapcpiAccessPolicies                     metricInfo
+	SapcpiAlmErrorRate                       metricInfo
+	SapcpiAlmExecutions                      metricInfo
+	SapcpiAlmHealthLimit                     metricInfo
+	SapcpiAlmHealthUsage                     metricInfo
+	SapcpiAlmHealthValue                     metricInfo
+	SapcpiAPIRequests                        metricInfo
+	SapcpiAPIThrottled                       metricInfo
+	SapcpiArchivingLastRunFailed             metricInfo
+	SapcpiArchivingLastRunMplsFailed         metricInfo
+	SapcpiArchivingOldestUnarchivedMplAge    metricInfo
+	SapcpiDataStoreEntries                   metricInfo
+	SapcpiDataStoreOverdueEntries            metricInfo
+	SapcpiExternalLoggingActive              metricInfo
+	SapcpiExternalLoggingAverageAvailability metricInfo
+	SapcpiExternalLoggingAverageLag          metricInfo
+	SapcpiExternalLoggingAverageLoad         metricInfo
+	SapcpiExternalLoggingHasError            metricInfo
+	SapcpiIntegrationPackages                metricInfo
+	SapcpiJmsCapacityLimit                   metricInfo
+	SapcpiJmsCapacityUsed                    metricInfo
+	SapcpiJmsQueueActive                     metricInfo
+	SapcpiJmsQueueFillGrade                  metricInfo
+	SapcpiJmsQueueMessages                   metricInfo
+	SapcpiJmsQueueSize                       metricInfo
+	SapcpiJmsQueueState                      metricInfo
+	SapcpiJmsQueues                          metricInfo
+	SapcpiJmsQueuesLimit                     metricInfo
+	SapcpiJmsQueuesUsed                      metricInfo
+	SapcpiKeystoreEntriesExpiring            metricInfo
+	SapcpiKeystoreEntryTimeToExpiry          metricInfo
+	SapcpiMessageDurationMax                 metricInfo
+	SapcpiMessageDurationTotal               metricInfo
+	SapcpiMessages                           metricInfo
+	SapcpiNumberRangeUsage                   metricInfo
+	SapcpiReceiverLag                        metricInfo
+	SapcpiResourceUsageTotalAvailable        metricInfo
+	SapcpiResourceUsageUsed                  metricInfo
+	SapcpiResourceUsageUtilization           metricInfo
+	SapcpiRuntimeArtifacts                   metricInfo
+	SapcpiRuntimeArtifactsInError            metricInfo
+	SapcpiServiceEndpoints                   metricInfo
 }
 
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricSapcpiAccessPolicies struct {
+	data     pmetric.Metric                   // data buffer for generated metric.
+	config   SapcpiAccessPoliciesMetricConfig // metric config provided by user.
+	capacity int                              // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.access_policies metric with initial data.
+func (m *metricSapcpiAccessPolicies) init() {
+	m.data.SetName("sapcpi.access_policies")
+	m.data.SetDescription("Access policies on the tenant. MPLs of artifacts a policy protects are visible only to users with access to it, so a receiver without that access misses them.")
+	m.data.SetUnit("{policy}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiAccessPolicies) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiAccessPolicies) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiAccessPolicies) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiAccessPolicies(cfg SapcpiAccessPoliciesMetricConfig) metricSapcpiAccessPolicies {
+	m := metricSapcpiAccessPolicies{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricSapcpiAlmErrorRate struct {
@@ -990,6 +1213,596 @@ func newMetricSapcpiAPIThrottled(cfg SapcpiAPIThrottledMetricConfig) metricSapcp
 	return m
 }
 
+type metricSapcpiArchivingLastRunFailed struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   SapcpiArchivingLastRunFailedMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.archiving.last_run.failed metric with initial data.
+func (m *metricSapcpiArchivingLastRunFailed) init() {
+	m.data.SetName("sapcpi.archiving.last_run.failed")
+	m.data.SetDescription("1 when the latest archiving run failed (RunStatus says so or MplsArchivingFailed > 0), else 0.")
+	m.data.SetUnit("{state}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiArchivingLastRunFailed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiArchivingLastRunFailed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiArchivingLastRunFailed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiArchivingLastRunFailed(cfg SapcpiArchivingLastRunFailedMetricConfig) metricSapcpiArchivingLastRunFailed {
+	m := metricSapcpiArchivingLastRunFailed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiArchivingLastRunMplsFailed struct {
+	data     pmetric.Metric                               // data buffer for generated metric.
+	config   SapcpiArchivingLastRunMplsFailedMetricConfig // metric config provided by user.
+	capacity int                                          // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.archiving.last_run.mpls_failed metric with initial data.
+func (m *metricSapcpiArchivingLastRunMplsFailed) init() {
+	m.data.SetName("sapcpi.archiving.last_run.mpls_failed")
+	m.data.SetDescription("MPLs the latest archiving run failed to archive (MplsArchivingFailed).")
+	m.data.SetUnit("{message}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiArchivingLastRunMplsFailed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiArchivingLastRunMplsFailed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiArchivingLastRunMplsFailed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiArchivingLastRunMplsFailed(cfg SapcpiArchivingLastRunMplsFailedMetricConfig) metricSapcpiArchivingLastRunMplsFailed {
+	m := metricSapcpiArchivingLastRunMplsFailed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiArchivingOldestUnarchivedMplAge struct {
+	data     pmetric.Metric                                    // data buffer for generated metric.
+	config   SapcpiArchivingOldestUnarchivedMplAgeMetricConfig // metric config provided by user.
+	capacity int                                               // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.archiving.oldest_unarchived_mpl.age metric with initial data.
+func (m *metricSapcpiArchivingOldestUnarchivedMplAge) init() {
+	m.data.SetName("sapcpi.archiving.oldest_unarchived_mpl.age")
+	m.data.SetDescription("Age of the oldest MPL still to be archived after the latest run (now minus DateOfOldestMplToBeArchivedAfterRun).")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiArchivingOldestUnarchivedMplAge) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiArchivingOldestUnarchivedMplAge) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiArchivingOldestUnarchivedMplAge) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiArchivingOldestUnarchivedMplAge(cfg SapcpiArchivingOldestUnarchivedMplAgeMetricConfig) metricSapcpiArchivingOldestUnarchivedMplAge {
+	m := metricSapcpiArchivingOldestUnarchivedMplAge{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiDataStoreEntries struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        SapcpiDataStoreEntriesMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []int64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.data_store.entries metric with initial data.
+func (m *metricSapcpiDataStoreEntries) init() {
+	m.data.SetName("sapcpi.data_store.entries")
+	m.data.SetDescription("Entries per data store (NumberOfMessages).")
+	m.data.SetUnit("{entry}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiDataStoreEntries) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiDataStoreNameAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiDataStoreTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreName) {
+		dp.Attributes().PutStr("sap.cpi.data_store.name", sapCpiDataStoreNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiDataStoreEntriesMetricAttributeKeySapCpiIflowID) {
+		dp.Attributes().PutStr("sap.cpi.iflow.id", sapCpiIflowIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiDataStoreEntriesMetricAttributeKeySapCpiDataStoreType) {
+		dp.Attributes().PutStr("sap.cpi.data_store.type", sapCpiDataStoreTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiDataStoreEntries) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiDataStoreEntries) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiDataStoreEntries(cfg SapcpiDataStoreEntriesMetricConfig) metricSapcpiDataStoreEntries {
+	m := metricSapcpiDataStoreEntries{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiDataStoreOverdueEntries struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        SapcpiDataStoreOverdueEntriesMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []int64                                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.data_store.overdue_entries metric with initial data.
+func (m *metricSapcpiDataStoreOverdueEntries) init() {
+	m.data.SetName("sapcpi.data_store.overdue_entries")
+	m.data.SetDescription("Overdue entries per data store (NumberOfOverdueMessages): SAP's own alerting threshold is any overdue entry.")
+	m.data.SetUnit("{entry}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiDataStoreOverdueEntries) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiDataStoreNameAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiDataStoreTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreName) {
+		dp.Attributes().PutStr("sap.cpi.data_store.name", sapCpiDataStoreNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiIflowID) {
+		dp.Attributes().PutStr("sap.cpi.iflow.id", sapCpiIflowIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiDataStoreOverdueEntriesMetricAttributeKeySapCpiDataStoreType) {
+		dp.Attributes().PutStr("sap.cpi.data_store.type", sapCpiDataStoreTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiDataStoreOverdueEntries) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiDataStoreOverdueEntries) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiDataStoreOverdueEntries(cfg SapcpiDataStoreOverdueEntriesMetricConfig) metricSapcpiDataStoreOverdueEntries {
+	m := metricSapcpiDataStoreOverdueEntries{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiExternalLoggingActive struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   SapcpiExternalLoggingActiveMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.external_logging.active metric with initial data.
+func (m *metricSapcpiExternalLoggingActive) init() {
+	m.data.SetName("sapcpi.external_logging.active")
+	m.data.SetDescription("1 when SAP's External Logging push is active (ExternalLoggingActivationStatus Active), else 0.")
+	m.data.SetUnit("{state}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiExternalLoggingActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiExternalLoggingActive) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiExternalLoggingActive) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiExternalLoggingActive(cfg SapcpiExternalLoggingActiveMetricConfig) metricSapcpiExternalLoggingActive {
+	m := metricSapcpiExternalLoggingActive{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiExternalLoggingAverageAvailability struct {
+	data     pmetric.Metric                                       // data buffer for generated metric.
+	config   SapcpiExternalLoggingAverageAvailabilityMetricConfig // metric config provided by user.
+	capacity int                                                  // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.external_logging.average_availability metric with initial data.
+func (m *metricSapcpiExternalLoggingAverageAvailability) init() {
+	m.data.SetName("sapcpi.external_logging.average_availability")
+	m.data.SetDescription("AverageAvailability of the latest External Logging event that has one, as the tenant reports it (scale not documented).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiExternalLoggingAverageAvailability) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiExternalLoggingAverageAvailability) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiExternalLoggingAverageAvailability) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiExternalLoggingAverageAvailability(cfg SapcpiExternalLoggingAverageAvailabilityMetricConfig) metricSapcpiExternalLoggingAverageAvailability {
+	m := metricSapcpiExternalLoggingAverageAvailability{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiExternalLoggingAverageLag struct {
+	data     pmetric.Metric                              // data buffer for generated metric.
+	config   SapcpiExternalLoggingAverageLagMetricConfig // metric config provided by user.
+	capacity int                                         // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.external_logging.average_lag metric with initial data.
+func (m *metricSapcpiExternalLoggingAverageLag) init() {
+	m.data.SetName("sapcpi.external_logging.average_lag")
+	m.data.SetDescription("AverageLagSec of the latest External Logging event that has one: how far the push trails processing.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiExternalLoggingAverageLag) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiExternalLoggingAverageLag) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiExternalLoggingAverageLag) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiExternalLoggingAverageLag(cfg SapcpiExternalLoggingAverageLagMetricConfig) metricSapcpiExternalLoggingAverageLag {
+	m := metricSapcpiExternalLoggingAverageLag{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiExternalLoggingAverageLoad struct {
+	data     pmetric.Metric                               // data buffer for generated metric.
+	config   SapcpiExternalLoggingAverageLoadMetricConfig // metric config provided by user.
+	capacity int                                          // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.external_logging.average_load metric with initial data.
+func (m *metricSapcpiExternalLoggingAverageLoad) init() {
+	m.data.SetName("sapcpi.external_logging.average_load")
+	m.data.SetDescription("AverageLoadSec of the latest External Logging event that has one.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiExternalLoggingAverageLoad) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiExternalLoggingAverageLoad) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiExternalLoggingAverageLoad) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiExternalLoggingAverageLoad(cfg SapcpiExternalLoggingAverageLoadMetricConfig) metricSapcpiExternalLoggingAverageLoad {
+	m := metricSapcpiExternalLoggingAverageLoad{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiExternalLoggingHasError struct {
+	data     pmetric.Metric                            // data buffer for generated metric.
+	config   SapcpiExternalLoggingHasErrorMetricConfig // metric config provided by user.
+	capacity int                                       // max observed number of data points added to the metric.
+}
+
+// init fills sapcpi.external_logging.has_error metric with initial data.
+func (m *metricSapcpiExternalLoggingHasError) init() {
+	m.data.SetName("sapcpi.external_logging.has_error")
+	m.data.SetDescription("1 when the latest External Logging event reports a send error (HasError), else 0.")
+	m.data.SetUnit("{state}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricSapcpiExternalLoggingHasError) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiExternalLoggingHasError) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiExternalLoggingHasError) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiExternalLoggingHasError(cfg SapcpiExternalLoggingHasErrorMetricConfig) metricSapcpiExternalLoggingHasError {
+	m := metricSapcpiExternalLoggingHasError{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSapcpiIntegrationPackages struct {
 	data     pmetric.Metric                        // data buffer for generated metric.
 	config   SapcpiIntegrationPackagesMetricConfig // metric config provided by user.
@@ -1210,6 +2023,451 @@ func (m *metricSapcpiJmsCapacityUsed) emit(metrics pmetric.MetricSlice) {
 
 func newMetricSapcpiJmsCapacityUsed(cfg SapcpiJmsCapacityUsedMetricConfig) metricSapcpiJmsCapacityUsed {
 	m := metricSapcpiJmsCapacityUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsQueueActive struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        SapcpiJmsQueueActiveMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []int64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.queue.active metric with initial data.
+func (m *metricSapcpiJmsQueueActive) init() {
+	m.data.SetName("sapcpi.jms.queue.active")
+	m.data.SetDescription("1 when a JMS queue is active (Queues Active), 0 when it is stopped.")
+	m.data.SetUnit("{state}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsQueueActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueueActiveMetricAttributeKeySapCpiJmsQueueName) {
+		dp.Attributes().PutStr("sap.cpi.jms.queue.name", sapCpiJmsQueueNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsQueueActive) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsQueueActive) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsQueueActive(cfg SapcpiJmsQueueActiveMetricConfig) metricSapcpiJmsQueueActive {
+	m := metricSapcpiJmsQueueActive{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsQueueFillGrade struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        SapcpiJmsQueueFillGradeMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []int64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.queue.fill_grade metric with initial data.
+func (m *metricSapcpiJmsQueueFillGrade) init() {
+	m.data.SetName("sapcpi.jms.queue.fill_grade")
+	m.data.SetDescription("Fill grade of a JMS queue (Queues FillGrade), taken to be percent.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsQueueFillGrade) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueueFillGradeMetricAttributeKeySapCpiJmsQueueName) {
+		dp.Attributes().PutStr("sap.cpi.jms.queue.name", sapCpiJmsQueueNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsQueueFillGrade) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsQueueFillGrade) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsQueueFillGrade(cfg SapcpiJmsQueueFillGradeMetricConfig) metricSapcpiJmsQueueFillGrade {
+	m := metricSapcpiJmsQueueFillGrade{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsQueueMessages struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        SapcpiJmsQueueMessagesMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []int64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.queue.messages metric with initial data.
+func (m *metricSapcpiJmsQueueMessages) init() {
+	m.data.SetName("sapcpi.jms.queue.messages")
+	m.data.SetDescription("Messages in a JMS queue (Queues NumbOfMsgs).")
+	m.data.SetUnit("{message}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsQueueMessages) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueueMessagesMetricAttributeKeySapCpiJmsQueueName) {
+		dp.Attributes().PutStr("sap.cpi.jms.queue.name", sapCpiJmsQueueNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsQueueMessages) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsQueueMessages) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsQueueMessages(cfg SapcpiJmsQueueMessagesMetricConfig) metricSapcpiJmsQueueMessages {
+	m := metricSapcpiJmsQueueMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsQueueSize struct {
+	data          pmetric.Metric                 // data buffer for generated metric.
+	config        SapcpiJmsQueueSizeMetricConfig // metric config provided by user.
+	capacity      int                            // max observed number of data points added to the metric.
+	aggDataPoints []int64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.queue.size metric with initial data.
+func (m *metricSapcpiJmsQueueSize) init() {
+	m.data.SetName("sapcpi.jms.queue.size")
+	m.data.SetDescription("Storage a JMS queue uses (Queues Size).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsQueueSize) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueueSizeMetricAttributeKeySapCpiJmsQueueName) {
+		dp.Attributes().PutStr("sap.cpi.jms.queue.name", sapCpiJmsQueueNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsQueueSize) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsQueueSize) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsQueueSize(cfg SapcpiJmsQueueSizeMetricConfig) metricSapcpiJmsQueueSize {
+	m := metricSapcpiJmsQueueSize{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiJmsQueueState struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        SapcpiJmsQueueStateMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []int64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.jms.queue.state metric with initial data.
+func (m *metricSapcpiJmsQueueState) init() {
+	m.data.SetName("sapcpi.jms.queue.state")
+	m.data.SetDescription("Fill state of a JMS queue (Queues State): 0 ok, 1 warning, 2 critical.")
+	m.data.SetUnit("{state}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiJmsQueueState) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiJmsQueueStateMetricAttributeKeySapCpiJmsQueueName) {
+		dp.Attributes().PutStr("sap.cpi.jms.queue.name", sapCpiJmsQueueNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiJmsQueueState) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiJmsQueueState) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiJmsQueueState(cfg SapcpiJmsQueueStateMetricConfig) metricSapcpiJmsQueueState {
+	m := metricSapcpiJmsQueueState{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1498,7 +2756,7 @@ type metricSapcpiKeystoreEntriesExpiring struct {
 // init fills sapcpi.keystore_entries.expiring metric with initial data.
 func (m *metricSapcpiKeystoreEntriesExpiring) init() {
 	m.data.SetName("sapcpi.keystore_entries.expiring")
-	m.data.SetDescription("Keystore entries that expire within inventory.expiry_warning (or have expired).")
+	m.data.SetDescription("Keystore entries that expire within inventory.expiry_warning (or have expired); for keystore certificate_user_mappings, mapped users whose last certificate does.")
 	m.data.SetUnit("{entry}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -1587,7 +2845,7 @@ type metricSapcpiKeystoreEntryTimeToExpiry struct {
 // init fills sapcpi.keystore_entry.time_to_expiry metric with initial data.
 func (m *metricSapcpiKeystoreEntryTimeToExpiry) init() {
 	m.data.SetName("sapcpi.keystore_entry.time_to_expiry")
-	m.data.SetDescription("Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired.")
+	m.data.SetDescription("Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired. Neo CertificateUserMappings count here too: keystore certificate_user_mappings, alias the mapped user, entry type Certificate User Mapping, and of a user's several mappings the one valid longest.")
 	m.data.SetUnit("s")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -1955,6 +3213,98 @@ func newMetricSapcpiMessages(cfg SapcpiMessagesMetricConfig) metricSapcpiMessage
 	return m
 }
 
+type metricSapcpiNumberRangeUsage struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        SapcpiNumberRangeUsageMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []float64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.number_range.usage metric with initial data.
+func (m *metricSapcpiNumberRangeUsage) init() {
+	m.data.SetName("sapcpi.number_range.usage")
+	m.data.SetDescription("How much of a number range is used, (CurrentValue − MinValue) / (MaxValue − MinValue), 0..1. Ranges with missing or non-numeric figures are left out.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiNumberRangeUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCpiNumberRangeNameAttributeValue string, sapCpiNumberRangeRotateAttributeValue bool) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName) {
+		dp.Attributes().PutStr("sap.cpi.number_range.name", sapCpiNumberRangeNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate) {
+		dp.Attributes().PutBool("sap.cpi.number_range.rotate", sapCpiNumberRangeRotateAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiNumberRangeUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiNumberRangeUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiNumberRangeUsage(cfg SapcpiNumberRangeUsageMetricConfig) metricSapcpiNumberRangeUsage {
+	m := metricSapcpiNumberRangeUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSapcpiReceiverLag struct {
 	data          pmetric.Metric                // data buffer for generated metric.
 	config        SapcpiReceiverLagMetricConfig // metric config provided by user.
@@ -2036,6 +3386,276 @@ func (m *metricSapcpiReceiverLag) emit(metrics pmetric.MetricSlice) {
 
 func newMetricSapcpiReceiverLag(cfg SapcpiReceiverLagMetricConfig) metricSapcpiReceiverLag {
 	m := metricSapcpiReceiverLag{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiResourceUsageTotalAvailable struct {
+	data          pmetric.Metric                                // data buffer for generated metric.
+	config        SapcpiResourceUsageTotalAvailableMetricConfig // metric config provided by user.
+	capacity      int                                           // max observed number of data points added to the metric.
+	aggDataPoints []float64                                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.resource_usage.total_available metric with initial data.
+func (m *metricSapcpiResourceUsageTotalAvailable) init() {
+	m.data.SetName("sapcpi.resource_usage.total_available")
+	m.data.SetDescription("total-available of a resource type in one closed hour (timestamp = the hour's start), where the tenant gives one.")
+	m.data.SetUnit("{value}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiResourceUsageTotalAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCpiResourceUsageTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiResourceUsageTotalAvailableMetricAttributeKeySapCpiResourceUsageType) {
+		dp.Attributes().PutStr("sap.cpi.resource_usage.type", sapCpiResourceUsageTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiResourceUsageTotalAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiResourceUsageTotalAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiResourceUsageTotalAvailable(cfg SapcpiResourceUsageTotalAvailableMetricConfig) metricSapcpiResourceUsageTotalAvailable {
+	m := metricSapcpiResourceUsageTotalAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiResourceUsageUsed struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        SapcpiResourceUsageUsedMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []float64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.resource_usage.used metric with initial data.
+func (m *metricSapcpiResourceUsageUsed) init() {
+	m.data.SetName("sapcpi.resource_usage.used")
+	m.data.SetDescription("A resource-usage figure of one closed hour (timestamp = the hour's start) per type and context. The unit depends on the type (bytes for sizes, connections, messages) and is not documented by SAP.")
+	m.data.SetUnit("{value}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiResourceUsageUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCpiResourceUsageTypeAttributeValue string, sapCpiResourceUsageContextAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageType) {
+		dp.Attributes().PutStr("sap.cpi.resource_usage.type", sapCpiResourceUsageTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiResourceUsageUsedMetricAttributeKeySapCpiResourceUsageContext) {
+		dp.Attributes().PutStr("sap.cpi.resource_usage.context", sapCpiResourceUsageContextAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiResourceUsageUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiResourceUsageUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiResourceUsageUsed(cfg SapcpiResourceUsageUsedMetricConfig) metricSapcpiResourceUsageUsed {
+	m := metricSapcpiResourceUsageUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiResourceUsageUtilization struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        SapcpiResourceUsageUtilizationMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []float64                                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.resource_usage.utilization metric with initial data.
+func (m *metricSapcpiResourceUsageUtilization) init() {
+	m.data.SetName("sapcpi.resource_usage.utilization")
+	m.data.SetDescription("The sum of a resource type's figures over its total-available in one closed hour, 0..1 (e.g. DB table size against the DB's capacity).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiResourceUsageUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, sapCpiResourceUsageTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiResourceUsageUtilizationMetricAttributeKeySapCpiResourceUsageType) {
+		dp.Attributes().PutStr("sap.cpi.resource_usage.type", sapCpiResourceUsageTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiResourceUsageUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiResourceUsageUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiResourceUsageUtilization(cfg SapcpiResourceUsageUtilizationMetricConfig) metricSapcpiResourceUsageUtilization {
+	m := metricSapcpiResourceUsageUtilization{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -2278,35 +3898,55 @@ func newMetricSapcpiServiceEndpoints(cfg SapcpiServiceEndpointsMetricConfig) met
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                                MetricsBuilderConfig // config of the metrics builder.
-	startTime                             pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                       int                  // maximum observed number of metrics per resource.
-	metricsBuffer                         pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                             component.BuildInfo  // contains version information.
-	resourceAttributeIncludeFilter        map[string]filter.Filter
-	resourceAttributeExcludeFilter        map[string]filter.Filter
-	metricSapcpiAlmErrorRate              metricSapcpiAlmErrorRate
-	metricSapcpiAlmExecutions             metricSapcpiAlmExecutions
-	metricSapcpiAlmHealthLimit            metricSapcpiAlmHealthLimit
-	metricSapcpiAlmHealthUsage            metricSapcpiAlmHealthUsage
-	metricSapcpiAlmHealthValue            metricSapcpiAlmHealthValue
-	metricSapcpiAPIRequests               metricSapcpiAPIRequests
-	metricSapcpiAPIThrottled              metricSapcpiAPIThrottled
-	metricSapcpiIntegrationPackages       metricSapcpiIntegrationPackages
-	metricSapcpiJmsCapacityLimit          metricSapcpiJmsCapacityLimit
-	metricSapcpiJmsCapacityUsed           metricSapcpiJmsCapacityUsed
-	metricSapcpiJmsQueues                 metricSapcpiJmsQueues
-	metricSapcpiJmsQueuesLimit            metricSapcpiJmsQueuesLimit
-	metricSapcpiJmsQueuesUsed             metricSapcpiJmsQueuesUsed
-	metricSapcpiKeystoreEntriesExpiring   metricSapcpiKeystoreEntriesExpiring
-	metricSapcpiKeystoreEntryTimeToExpiry metricSapcpiKeystoreEntryTimeToExpiry
-	metricSapcpiMessageDurationMax        metricSapcpiMessageDurationMax
-	metricSapcpiMessageDurationTotal      metricSapcpiMessageDurationTotal
-	metricSapcpiMessages                  metricSapcpiMessages
-	metricSapcpiReceiverLag               metricSapcpiReceiverLag
-	metricSapcpiRuntimeArtifacts          metricSapcpiRuntimeArtifacts
-	metricSapcpiRuntimeArtifactsInError   metricSapcpiRuntimeArtifactsInError
-	metricSapcpiServiceEndpoints          metricSapcpiServiceEndpoints
+	config                                         MetricsBuilderConfig // config of the metrics builder.
+	startTime                                      pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                                int                  // maximum observed number of metrics per resource.
+	metricsBuffer                                  pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                                      component.BuildInfo  // contains version information.
+	resourceAttributeIncludeFilter                 map[string]filter.Filter
+	resourceAttributeExcludeFilter                 map[string]filter.Filter
+	metricSapcpiAccessPolicies                     metricSapcpiAccessPolicies
+	metricSapcpiAlmErrorRate                       metricSapcpiAlmErrorRate
+	metricSapcpiAlmExecutions                      metricSapcpiAlmExecutions
+	metricSapcpiAlmHealthLimit                     metricSapcpiAlmHealthLimit
+	metricSapcpiAlmHealthUsage                     metricSapcpiAlmHealthUsage
+	metricSapcpiAlmHealthValue                     metricSapcpiAlmHealthValue
+	metricSapcpiAPIRequests                        metricSapcpiAPIRequests
+	metricSapcpiAPIThrottled                       metricSapcpiAPIThrottled
+	metricSapcpiArchivingLastRunFailed             metricSapcpiArchivingLastRunFailed
+	metricSapcpiArchivingLastRunMplsFailed         metricSapcpiArchivingLastRunMplsFailed
+	metricSapcpiArchivingOldestUnarchivedMplAge    metricSapcpiArchivingOldestUnarchivedMplAge
+	metricSapcpiDataStoreEntries                   metricSapcpiDataStoreEntries
+	metricSapcpiDataStoreOverdueEntries            metricSapcpiDataStoreOverdueEntries
+	metricSapcpiExternalLoggingActive              metricSapcpiExternalLoggingActive
+	metricSapcpiExternalLoggingAverageAvailability metricSapcpiExternalLoggingAverageAvailability
+	metricSapcpiExternalLoggingAverageLag          metricSapcpiExternalLoggingAverageLag
+	metricSapcpiExternalLoggingAverageLoad         metricSapcpiExternalLoggingAverageLoad
+	metricSapcpiExternalLoggingHasError            metricSapcpiExternalLoggingHasError
+	metricSapcpiIntegrationPackages                metricSapcpiIntegrationPackages
+	metricSapcpiJmsCapacityLimit                   metricSapcpiJmsCapacityLimit
+	metricSapcpiJmsCapacityUsed                    metricSapcpiJmsCapacityUsed
+	metricSapcpiJmsQueueActive                     metricSapcpiJmsQueueActive
+	metricSapcpiJmsQueueFillGrade                  metricSapcpiJmsQueueFillGrade
+	metricSapcpiJmsQueueMessages                   metricSapcpiJmsQueueMessages
+	metricSapcpiJmsQueueSize                       metricSapcpiJmsQueueSize
+	metricSapcpiJmsQueueState                      metricSapcpiJmsQueueState
+	metricSapcpiJmsQueues                          metricSapcpiJmsQueues
+	metricSapcpiJmsQueuesLimit                     metricSapcpiJmsQueuesLimit
+	metricSapcpiJmsQueuesUsed                      metricSapcpiJmsQueuesUsed
+	metricSapcpiKeystoreEntriesExpiring            metricSapcpiKeystoreEntriesExpiring
+	metricSapcpiKeystoreEntryTimeToExpiry          metricSapcpiKeystoreEntryTimeToExpiry
+	metricSapcpiMessageDurationMax                 metricSapcpiMessageDurationMax
+	metricSapcpiMessageDurationTotal               metricSapcpiMessageDurationTotal
+	metricSapcpiMessages                           metricSapcpiMessages
+	metricSapcpiNumberRangeUsage                   metricSapcpiNumberRangeUsage
+	metricSapcpiReceiverLag                        metricSapcpiReceiverLag
+	metricSapcpiResourceUsageTotalAvailable        metricSapcpiResourceUsageTotalAvailable
+	metricSapcpiResourceUsageUsed                  metricSapcpiResourceUsageUsed
+	metricSapcpiResourceUsageUtilization           metricSapcpiResourceUsageUtilization
+	metricSapcpiRuntimeArtifacts                   metricSapcpiRuntimeArtifacts
+	metricSapcpiRuntimeArtifactsInError            metricSapcpiRuntimeArtifactsInError
+	metricSapcpiServiceEndpoints                   metricSapcpiServiceEndpoints
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -2328,34 +3968,54 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                                mbc,
-		startTime:                             pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                         pmetric.NewMetrics(),
-		buildInfo:                             settings.BuildInfo,
-		metricSapcpiAlmErrorRate:              newMetricSapcpiAlmErrorRate(mbc.Metrics.SapcpiAlmErrorRate),
-		metricSapcpiAlmExecutions:             newMetricSapcpiAlmExecutions(mbc.Metrics.SapcpiAlmExecutions),
-		metricSapcpiAlmHealthLimit:            newMetricSapcpiAlmHealthLimit(mbc.Metrics.SapcpiAlmHealthLimit),
-		metricSapcpiAlmHealthUsage:            newMetricSapcpiAlmHealthUsage(mbc.Metrics.SapcpiAlmHealthUsage),
-		metricSapcpiAlmHealthValue:            newMetricSapcpiAlmHealthValue(mbc.Metrics.SapcpiAlmHealthValue),
-		metricSapcpiAPIRequests:               newMetricSapcpiAPIRequests(mbc.Metrics.SapcpiAPIRequests),
-		metricSapcpiAPIThrottled:              newMetricSapcpiAPIThrottled(mbc.Metrics.SapcpiAPIThrottled),
-		metricSapcpiIntegrationPackages:       newMetricSapcpiIntegrationPackages(mbc.Metrics.SapcpiIntegrationPackages),
-		metricSapcpiJmsCapacityLimit:          newMetricSapcpiJmsCapacityLimit(mbc.Metrics.SapcpiJmsCapacityLimit),
-		metricSapcpiJmsCapacityUsed:           newMetricSapcpiJmsCapacityUsed(mbc.Metrics.SapcpiJmsCapacityUsed),
-		metricSapcpiJmsQueues:                 newMetricSapcpiJmsQueues(mbc.Metrics.SapcpiJmsQueues),
-		metricSapcpiJmsQueuesLimit:            newMetricSapcpiJmsQueuesLimit(mbc.Metrics.SapcpiJmsQueuesLimit),
-		metricSapcpiJmsQueuesUsed:             newMetricSapcpiJmsQueuesUsed(mbc.Metrics.SapcpiJmsQueuesUsed),
-		metricSapcpiKeystoreEntriesExpiring:   newMetricSapcpiKeystoreEntriesExpiring(mbc.Metrics.SapcpiKeystoreEntriesExpiring),
-		metricSapcpiKeystoreEntryTimeToExpiry: newMetricSapcpiKeystoreEntryTimeToExpiry(mbc.Metrics.SapcpiKeystoreEntryTimeToExpiry),
-		metricSapcpiMessageDurationMax:        newMetricSapcpiMessageDurationMax(mbc.Metrics.SapcpiMessageDurationMax),
-		metricSapcpiMessageDurationTotal:      newMetricSapcpiMessageDurationTotal(mbc.Metrics.SapcpiMessageDurationTotal),
-		metricSapcpiMessages:                  newMetricSapcpiMessages(mbc.Metrics.SapcpiMessages),
-		metricSapcpiReceiverLag:               newMetricSapcpiReceiverLag(mbc.Metrics.SapcpiReceiverLag),
-		metricSapcpiRuntimeArtifacts:          newMetricSapcpiRuntimeArtifacts(mbc.Metrics.SapcpiRuntimeArtifacts),
-		metricSapcpiRuntimeArtifactsInError:   newMetricSapcpiRuntimeArtifactsInError(mbc.Metrics.SapcpiRuntimeArtifactsInError),
-		metricSapcpiServiceEndpoints:          newMetricSapcpiServiceEndpoints(mbc.Metrics.SapcpiServiceEndpoints),
-		resourceAttributeIncludeFilter:        make(map[string]filter.Filter),
-		resourceAttributeExcludeFilter:        make(map[string]filter.Filter),
+		config:                                         mbc,
+		startTime:                                      pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                                  pmetric.NewMetrics(),
+		buildInfo:                                      settings.BuildInfo,
+		metricSapcpiAccessPolicies:                     newMetricSapcpiAccessPolicies(mbc.Metrics.SapcpiAccessPolicies),
+		metricSapcpiAlmErrorRate:                       newMetricSapcpiAlmErrorRate(mbc.Metrics.SapcpiAlmErrorRate),
+		metricSapcpiAlmExecutions:                      newMetricSapcpiAlmExecutions(mbc.Metrics.SapcpiAlmExecutions),
+		metricSapcpiAlmHealthLimit:                     newMetricSapcpiAlmHealthLimit(mbc.Metrics.SapcpiAlmHealthLimit),
+		metricSapcpiAlmHealthUsage:                     newMetricSapcpiAlmHealthUsage(mbc.Metrics.SapcpiAlmHealthUsage),
+		metricSapcpiAlmHealthValue:                     newMetricSapcpiAlmHealthValue(mbc.Metrics.SapcpiAlmHealthValue),
+		metricSapcpiAPIRequests:                        newMetricSapcpiAPIRequests(mbc.Metrics.SapcpiAPIRequests),
+		metricSapcpiAPIThrottled:                       newMetricSapcpiAPIThrottled(mbc.Metrics.SapcpiAPIThrottled),
+		metricSapcpiArchivingLastRunFailed:             newMetricSapcpiArchivingLastRunFailed(mbc.Metrics.SapcpiArchivingLastRunFailed),
+		metricSapcpiArchivingLastRunMplsFailed:         newMetricSapcpiArchivingLastRunMplsFailed(mbc.Metrics.SapcpiArchivingLastRunMplsFailed),
+		metricSapcpiArchivingOldestUnarchivedMplAge:    newMetricSapcpiArchivingOldestUnarchivedMplAge(mbc.Metrics.SapcpiArchivingOldestUnarchivedMplAge),
+		metricSapcpiDataStoreEntries:                   newMetricSapcpiDataStoreEntries(mbc.Metrics.SapcpiDataStoreEntries),
+		metricSapcpiDataStoreOverdueEntries:            newMetricSapcpiDataStoreOverdueEntries(mbc.Metrics.SapcpiDataStoreOverdueEntries),
+		metricSapcpiExternalLoggingActive:              newMetricSapcpiExternalLoggingActive(mbc.Metrics.SapcpiExternalLoggingActive),
+		metricSapcpiExternalLoggingAverageAvailability: newMetricSapcpiExternalLoggingAverageAvailability(mbc.Metrics.SapcpiExternalLoggingAverageAvailability),
+		metricSapcpiExternalLoggingAverageLag:          newMetricSapcpiExternalLoggingAverageLag(mbc.Metrics.SapcpiExternalLoggingAverageLag),
+		metricSapcpiExternalLoggingAverageLoad:         newMetricSapcpiExternalLoggingAverageLoad(mbc.Metrics.SapcpiExternalLoggingAverageLoad),
+		metricSapcpiExternalLoggingHasError:            newMetricSapcpiExternalLoggingHasError(mbc.Metrics.SapcpiExternalLoggingHasError),
+		metricSapcpiIntegrationPackages:                newMetricSapcpiIntegrationPackages(mbc.Metrics.SapcpiIntegrationPackages),
+		metricSapcpiJmsCapacityLimit:                   newMetricSapcpiJmsCapacityLimit(mbc.Metrics.SapcpiJmsCapacityLimit),
+		metricSapcpiJmsCapacityUsed:                    newMetricSapcpiJmsCapacityUsed(mbc.Metrics.SapcpiJmsCapacityUsed),
+		metricSapcpiJmsQueueActive:                     newMetricSapcpiJmsQueueActive(mbc.Metrics.SapcpiJmsQueueActive),
+		metricSapcpiJmsQueueFillGrade:                  newMetricSapcpiJmsQueueFillGrade(mbc.Metrics.SapcpiJmsQueueFillGrade),
+		metricSapcpiJmsQueueMessages:                   newMetricSapcpiJmsQueueMessages(mbc.Metrics.SapcpiJmsQueueMessages),
+		metricSapcpiJmsQueueSize:                       newMetricSapcpiJmsQueueSize(mbc.Metrics.SapcpiJmsQueueSize),
+		metricSapcpiJmsQueueState:                      newMetricSapcpiJmsQueueState(mbc.Metrics.SapcpiJmsQueueState),
+		metricSapcpiJmsQueues:                          newMetricSapcpiJmsQueues(mbc.Metrics.SapcpiJmsQueues),
+		metricSapcpiJmsQueuesLimit:                     newMetricSapcpiJmsQueuesLimit(mbc.Metrics.SapcpiJmsQueuesLimit),
+		metricSapcpiJmsQueuesUsed:                      newMetricSapcpiJmsQueuesUsed(mbc.Metrics.SapcpiJmsQueuesUsed),
+		metricSapcpiKeystoreEntriesExpiring:            newMetricSapcpiKeystoreEntriesExpiring(mbc.Metrics.SapcpiKeystoreEntriesExpiring),
+		metricSapcpiKeystoreEntryTimeToExpiry:          newMetricSapcpiKeystoreEntryTimeToExpiry(mbc.Metrics.SapcpiKeystoreEntryTimeToExpiry),
+		metricSapcpiMessageDurationMax:                 newMetricSapcpiMessageDurationMax(mbc.Metrics.SapcpiMessageDurationMax),
+		metricSapcpiMessageDurationTotal:               newMetricSapcpiMessageDurationTotal(mbc.Metrics.SapcpiMessageDurationTotal),
+		metricSapcpiMessages:                           newMetricSapcpiMessages(mbc.Metrics.SapcpiMessages),
+		metricSapcpiNumberRangeUsage:                   newMetricSapcpiNumberRangeUsage(mbc.Metrics.SapcpiNumberRangeUsage),
+		metricSapcpiReceiverLag:                        newMetricSapcpiReceiverLag(mbc.Metrics.SapcpiReceiverLag),
+		metricSapcpiResourceUsageTotalAvailable:        newMetricSapcpiResourceUsageTotalAvailable(mbc.Metrics.SapcpiResourceUsageTotalAvailable),
+		metricSapcpiResourceUsageUsed:                  newMetricSapcpiResourceUsageUsed(mbc.Metrics.SapcpiResourceUsageUsed),
+		metricSapcpiResourceUsageUtilization:           newMetricSapcpiResourceUsageUtilization(mbc.Metrics.SapcpiResourceUsageUtilization),
+		metricSapcpiRuntimeArtifacts:                   newMetricSapcpiRuntimeArtifacts(mbc.Metrics.SapcpiRuntimeArtifacts),
+		metricSapcpiRuntimeArtifactsInError:            newMetricSapcpiRuntimeArtifactsInError(mbc.Metrics.SapcpiRuntimeArtifactsInError),
+		metricSapcpiServiceEndpoints:                   newMetricSapcpiServiceEndpoints(mbc.Metrics.SapcpiServiceEndpoints),
+		resourceAttributeIncludeFilter:                 make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:                 make(map[string]filter.Filter),
 	}
 	if mbc.ResourceAttributes.SapCpiArtifactID.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["sap.cpi.artifact.id"] = filter.CreateFilter(mbc.ResourceAttributes.SapCpiArtifactID.MetricsInclude)
@@ -2516,6 +4176,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricSapcpiAccessPolicies.emit(ils.Metrics())
 	mb.metricSapcpiAlmErrorRate.emit(ils.Metrics())
 	mb.metricSapcpiAlmExecutions.emit(ils.Metrics())
 	mb.metricSapcpiAlmHealthLimit.emit(ils.Metrics())
@@ -2523,9 +4184,24 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSapcpiAlmHealthValue.emit(ils.Metrics())
 	mb.metricSapcpiAPIRequests.emit(ils.Metrics())
 	mb.metricSapcpiAPIThrottled.emit(ils.Metrics())
+	mb.metricSapcpiArchivingLastRunFailed.emit(ils.Metrics())
+	mb.metricSapcpiArchivingLastRunMplsFailed.emit(ils.Metrics())
+	mb.metricSapcpiArchivingOldestUnarchivedMplAge.emit(ils.Metrics())
+	mb.metricSapcpiDataStoreEntries.emit(ils.Metrics())
+	mb.metricSapcpiDataStoreOverdueEntries.emit(ils.Metrics())
+	mb.metricSapcpiExternalLoggingActive.emit(ils.Metrics())
+	mb.metricSapcpiExternalLoggingAverageAvailability.emit(ils.Metrics())
+	mb.metricSapcpiExternalLoggingAverageLag.emit(ils.Metrics())
+	mb.metricSapcpiExternalLoggingAverageLoad.emit(ils.Metrics())
+	mb.metricSapcpiExternalLoggingHasError.emit(ils.Metrics())
 	mb.metricSapcpiIntegrationPackages.emit(ils.Metrics())
 	mb.metricSapcpiJmsCapacityLimit.emit(ils.Metrics())
 	mb.metricSapcpiJmsCapacityUsed.emit(ils.Metrics())
+	mb.metricSapcpiJmsQueueActive.emit(ils.Metrics())
+	mb.metricSapcpiJmsQueueFillGrade.emit(ils.Metrics())
+	mb.metricSapcpiJmsQueueMessages.emit(ils.Metrics())
+	mb.metricSapcpiJmsQueueSize.emit(ils.Metrics())
+	mb.metricSapcpiJmsQueueState.emit(ils.Metrics())
 	mb.metricSapcpiJmsQueues.emit(ils.Metrics())
 	mb.metricSapcpiJmsQueuesLimit.emit(ils.Metrics())
 	mb.metricSapcpiJmsQueuesUsed.emit(ils.Metrics())
@@ -2534,7 +4210,11 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSapcpiMessageDurationMax.emit(ils.Metrics())
 	mb.metricSapcpiMessageDurationTotal.emit(ils.Metrics())
 	mb.metricSapcpiMessages.emit(ils.Metrics())
+	mb.metricSapcpiNumberRangeUsage.emit(ils.Metrics())
 	mb.metricSapcpiReceiverLag.emit(ils.Metrics())
+	mb.metricSapcpiResourceUsageTotalAvailable.emit(ils.Metrics())
+	mb.metricSapcpiResourceUsageUsed.emit(ils.Metrics())
+	mb.metricSapcpiResourceUsageUtilization.emit(ils.Metrics())
 	mb.metricSapcpiRuntimeArtifacts.emit(ils.Metrics())
 	mb.metricSapcpiRuntimeArtifactsInError.emit(ils.Metrics())
 	mb.metricSapcpiServiceEndpoints.emit(ils.Metrics())
@@ -2567,6 +4247,11 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	metrics := mb.metricsBuffer
 	mb.metricsBuffer = pmetric.NewMetrics()
 	return metrics
+}
+
+// RecordSapcpiAccessPoliciesDataPoint adds a data point to sapcpi.access_policies metric.
+func (mb *MetricsBuilder) RecordSapcpiAccessPoliciesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSapcpiAccessPolicies.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordSapcpiAlmErrorRateDataPoint adds a data point to sapcpi.alm.error_rate metric.
@@ -2604,6 +4289,56 @@ func (mb *MetricsBuilder) RecordSapcpiAPIThrottledDataPoint(ts pcommon.Timestamp
 	mb.metricSapcpiAPIThrottled.recordDataPoint(mb.startTime, ts, val, sapCpiAPIGroupAttributeValue)
 }
 
+// RecordSapcpiArchivingLastRunFailedDataPoint adds a data point to sapcpi.archiving.last_run.failed metric.
+func (mb *MetricsBuilder) RecordSapcpiArchivingLastRunFailedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSapcpiArchivingLastRunFailed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiArchivingLastRunMplsFailedDataPoint adds a data point to sapcpi.archiving.last_run.mpls_failed metric.
+func (mb *MetricsBuilder) RecordSapcpiArchivingLastRunMplsFailedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSapcpiArchivingLastRunMplsFailed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiArchivingOldestUnarchivedMplAgeDataPoint adds a data point to sapcpi.archiving.oldest_unarchived_mpl.age metric.
+func (mb *MetricsBuilder) RecordSapcpiArchivingOldestUnarchivedMplAgeDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricSapcpiArchivingOldestUnarchivedMplAge.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiDataStoreEntriesDataPoint adds a data point to sapcpi.data_store.entries metric.
+func (mb *MetricsBuilder) RecordSapcpiDataStoreEntriesDataPoint(ts pcommon.Timestamp, val int64, sapCpiDataStoreNameAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiDataStoreTypeAttributeValue string) {
+	mb.metricSapcpiDataStoreEntries.recordDataPoint(mb.startTime, ts, val, sapCpiDataStoreNameAttributeValue, sapCpiIflowIDAttributeValue, sapCpiDataStoreTypeAttributeValue)
+}
+
+// RecordSapcpiDataStoreOverdueEntriesDataPoint adds a data point to sapcpi.data_store.overdue_entries metric.
+func (mb *MetricsBuilder) RecordSapcpiDataStoreOverdueEntriesDataPoint(ts pcommon.Timestamp, val int64, sapCpiDataStoreNameAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiDataStoreTypeAttributeValue string) {
+	mb.metricSapcpiDataStoreOverdueEntries.recordDataPoint(mb.startTime, ts, val, sapCpiDataStoreNameAttributeValue, sapCpiIflowIDAttributeValue, sapCpiDataStoreTypeAttributeValue)
+}
+
+// RecordSapcpiExternalLoggingActiveDataPoint adds a data point to sapcpi.external_logging.active metric.
+func (mb *MetricsBuilder) RecordSapcpiExternalLoggingActiveDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSapcpiExternalLoggingActive.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiExternalLoggingAverageAvailabilityDataPoint adds a data point to sapcpi.external_logging.average_availability metric.
+func (mb *MetricsBuilder) RecordSapcpiExternalLoggingAverageAvailabilityDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricSapcpiExternalLoggingAverageAvailability.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiExternalLoggingAverageLagDataPoint adds a data point to sapcpi.external_logging.average_lag metric.
+func (mb *MetricsBuilder) RecordSapcpiExternalLoggingAverageLagDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricSapcpiExternalLoggingAverageLag.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiExternalLoggingAverageLoadDataPoint adds a data point to sapcpi.external_logging.average_load metric.
+func (mb *MetricsBuilder) RecordSapcpiExternalLoggingAverageLoadDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricSapcpiExternalLoggingAverageLoad.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordSapcpiExternalLoggingHasErrorDataPoint adds a data point to sapcpi.external_logging.has_error metric.
+func (mb *MetricsBuilder) RecordSapcpiExternalLoggingHasErrorDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSapcpiExternalLoggingHasError.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordSapcpiIntegrationPackagesDataPoint adds a data point to sapcpi.integration_packages metric.
 func (mb *MetricsBuilder) RecordSapcpiIntegrationPackagesDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricSapcpiIntegrationPackages.recordDataPoint(mb.startTime, ts, val)
@@ -2617,6 +4352,31 @@ func (mb *MetricsBuilder) RecordSapcpiJmsCapacityLimitDataPoint(ts pcommon.Times
 // RecordSapcpiJmsCapacityUsedDataPoint adds a data point to sapcpi.jms.capacity.used metric.
 func (mb *MetricsBuilder) RecordSapcpiJmsCapacityUsedDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsBrokerAttributeValue string) {
 	mb.metricSapcpiJmsCapacityUsed.recordDataPoint(mb.startTime, ts, val, sapCpiJmsBrokerAttributeValue)
+}
+
+// RecordSapcpiJmsQueueActiveDataPoint adds a data point to sapcpi.jms.queue.active metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsQueueActiveDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	mb.metricSapcpiJmsQueueActive.recordDataPoint(mb.startTime, ts, val, sapCpiJmsQueueNameAttributeValue)
+}
+
+// RecordSapcpiJmsQueueFillGradeDataPoint adds a data point to sapcpi.jms.queue.fill_grade metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsQueueFillGradeDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	mb.metricSapcpiJmsQueueFillGrade.recordDataPoint(mb.startTime, ts, val, sapCpiJmsQueueNameAttributeValue)
+}
+
+// RecordSapcpiJmsQueueMessagesDataPoint adds a data point to sapcpi.jms.queue.messages metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsQueueMessagesDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	mb.metricSapcpiJmsQueueMessages.recordDataPoint(mb.startTime, ts, val, sapCpiJmsQueueNameAttributeValue)
+}
+
+// RecordSapcpiJmsQueueSizeDataPoint adds a data point to sapcpi.jms.queue.size metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsQueueSizeDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	mb.metricSapcpiJmsQueueSize.recordDataPoint(mb.startTime, ts, val, sapCpiJmsQueueNameAttributeValue)
+}
+
+// RecordSapcpiJmsQueueStateDataPoint adds a data point to sapcpi.jms.queue.state metric.
+func (mb *MetricsBuilder) RecordSapcpiJmsQueueStateDataPoint(ts pcommon.Timestamp, val int64, sapCpiJmsQueueNameAttributeValue string) {
+	mb.metricSapcpiJmsQueueState.recordDataPoint(mb.startTime, ts, val, sapCpiJmsQueueNameAttributeValue)
 }
 
 // RecordSapcpiJmsQueuesDataPoint adds a data point to sapcpi.jms.queues metric.
@@ -2659,9 +4419,29 @@ func (mb *MetricsBuilder) RecordSapcpiMessagesDataPoint(ts pcommon.Timestamp, va
 	mb.metricSapcpiMessages.recordDataPoint(mb.startTime, ts, val, sapCpiIflowIDAttributeValue, sapCpiMessageStatusAttributeValue)
 }
 
+// RecordSapcpiNumberRangeUsageDataPoint adds a data point to sapcpi.number_range.usage metric.
+func (mb *MetricsBuilder) RecordSapcpiNumberRangeUsageDataPoint(ts pcommon.Timestamp, val float64, sapCpiNumberRangeNameAttributeValue string, sapCpiNumberRangeRotateAttributeValue bool) {
+	mb.metricSapcpiNumberRangeUsage.recordDataPoint(mb.startTime, ts, val, sapCpiNumberRangeNameAttributeValue, sapCpiNumberRangeRotateAttributeValue)
+}
+
 // RecordSapcpiReceiverLagDataPoint adds a data point to sapcpi.receiver.lag metric.
 func (mb *MetricsBuilder) RecordSapcpiReceiverLagDataPoint(ts pcommon.Timestamp, val float64, sapCpiSourceAttributeValue string) {
 	mb.metricSapcpiReceiverLag.recordDataPoint(mb.startTime, ts, val, sapCpiSourceAttributeValue)
+}
+
+// RecordSapcpiResourceUsageTotalAvailableDataPoint adds a data point to sapcpi.resource_usage.total_available metric.
+func (mb *MetricsBuilder) RecordSapcpiResourceUsageTotalAvailableDataPoint(ts pcommon.Timestamp, val float64, sapCpiResourceUsageTypeAttributeValue string) {
+	mb.metricSapcpiResourceUsageTotalAvailable.recordDataPoint(mb.startTime, ts, val, sapCpiResourceUsageTypeAttributeValue)
+}
+
+// RecordSapcpiResourceUsageUsedDataPoint adds a data point to sapcpi.resource_usage.used metric.
+func (mb *MetricsBuilder) RecordSapcpiResourceUsageUsedDataPoint(ts pcommon.Timestamp, val float64, sapCpiResourceUsageTypeAttributeValue string, sapCpiResourceUsageContextAttributeValue string) {
+	mb.metricSapcpiResourceUsageUsed.recordDataPoint(mb.startTime, ts, val, sapCpiResourceUsageTypeAttributeValue, sapCpiResourceUsageContextAttributeValue)
+}
+
+// RecordSapcpiResourceUsageUtilizationDataPoint adds a data point to sapcpi.resource_usage.utilization metric.
+func (mb *MetricsBuilder) RecordSapcpiResourceUsageUtilizationDataPoint(ts pcommon.Timestamp, val float64, sapCpiResourceUsageTypeAttributeValue string) {
+	mb.metricSapcpiResourceUsageUtilization.recordDataPoint(mb.startTime, ts, val, sapCpiResourceUsageTypeAttributeValue)
 }
 
 // RecordSapcpiRuntimeArtifactsDataPoint adds a data point to sapcpi.runtime_artifacts metric.

@@ -74,8 +74,15 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["sapcpi.alm.health.value"] = mb.metricSapcpiAlmHealthValue.config.AggregationStrategy
 			aggMap["sapcpi.api.requests"] = mb.metricSapcpiAPIRequests.config.AggregationStrategy
 			aggMap["sapcpi.api.throttled"] = mb.metricSapcpiAPIThrottled.config.AggregationStrategy
+			aggMap["sapcpi.data_store.entries"] = mb.metricSapcpiDataStoreEntries.config.AggregationStrategy
+			aggMap["sapcpi.data_store.overdue_entries"] = mb.metricSapcpiDataStoreOverdueEntries.config.AggregationStrategy
 			aggMap["sapcpi.jms.capacity.limit"] = mb.metricSapcpiJmsCapacityLimit.config.AggregationStrategy
 			aggMap["sapcpi.jms.capacity.used"] = mb.metricSapcpiJmsCapacityUsed.config.AggregationStrategy
+			aggMap["sapcpi.jms.queue.active"] = mb.metricSapcpiJmsQueueActive.config.AggregationStrategy
+			aggMap["sapcpi.jms.queue.fill_grade"] = mb.metricSapcpiJmsQueueFillGrade.config.AggregationStrategy
+			aggMap["sapcpi.jms.queue.messages"] = mb.metricSapcpiJmsQueueMessages.config.AggregationStrategy
+			aggMap["sapcpi.jms.queue.size"] = mb.metricSapcpiJmsQueueSize.config.AggregationStrategy
+			aggMap["sapcpi.jms.queue.state"] = mb.metricSapcpiJmsQueueState.config.AggregationStrategy
 			aggMap["sapcpi.jms.queues"] = mb.metricSapcpiJmsQueues.config.AggregationStrategy
 			aggMap["sapcpi.jms.queues.limit"] = mb.metricSapcpiJmsQueuesLimit.config.AggregationStrategy
 			aggMap["sapcpi.jms.queues.used"] = mb.metricSapcpiJmsQueuesUsed.config.AggregationStrategy
@@ -84,7 +91,11 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["sapcpi.message.duration.max"] = mb.metricSapcpiMessageDurationMax.config.AggregationStrategy
 			aggMap["sapcpi.message.duration.total"] = mb.metricSapcpiMessageDurationTotal.config.AggregationStrategy
 			aggMap["sapcpi.messages"] = mb.metricSapcpiMessages.config.AggregationStrategy
+			aggMap["sapcpi.number_range.usage"] = mb.metricSapcpiNumberRangeUsage.config.AggregationStrategy
 			aggMap["sapcpi.receiver.lag"] = mb.metricSapcpiReceiverLag.config.AggregationStrategy
+			aggMap["sapcpi.resource_usage.total_available"] = mb.metricSapcpiResourceUsageTotalAvailable.config.AggregationStrategy
+			aggMap["sapcpi.resource_usage.used"] = mb.metricSapcpiResourceUsageUsed.config.AggregationStrategy
+			aggMap["sapcpi.resource_usage.utilization"] = mb.metricSapcpiResourceUsageUtilization.config.AggregationStrategy
 			aggMap["sapcpi.runtime_artifacts"] = mb.metricSapcpiRuntimeArtifacts.config.AggregationStrategy
 			aggMap["sapcpi.service_endpoints"] = mb.metricSapcpiServiceEndpoints.config.AggregationStrategy
 
@@ -95,6 +106,9 @@ func TestMetricsBuilder(t *testing.T) {
 
 			defaultMetricsCount := 0
 			allMetricsCount := 0
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiAccessPoliciesDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordSapcpiAlmErrorRateDataPoint(ts, 1, "sap.cpi.iflow.name-val", "sap.calm.service.id-val", "sap.calm.service.name-val", "sap.calm.resolution-val")
@@ -139,6 +153,42 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSapcpiArchivingLastRunFailedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiArchivingLastRunMplsFailedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiArchivingOldestUnarchivedMplAgeDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiDataStoreEntriesDataPoint(ts, 1, "sap.cpi.data_store.name-val", "sap.cpi.iflow.id-val", "sap.cpi.data_store.type-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiDataStoreEntriesDataPoint(ts, 3, "sap.cpi.data_store.name-val-2", "sap.cpi.iflow.id-val-2", "sap.cpi.data_store.type-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiDataStoreOverdueEntriesDataPoint(ts, 1, "sap.cpi.data_store.name-val", "sap.cpi.iflow.id-val", "sap.cpi.data_store.type-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiDataStoreOverdueEntriesDataPoint(ts, 3, "sap.cpi.data_store.name-val-2", "sap.cpi.iflow.id-val-2", "sap.cpi.data_store.type-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiExternalLoggingActiveDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiExternalLoggingAverageAvailabilityDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiExternalLoggingAverageLagDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiExternalLoggingAverageLoadDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiExternalLoggingHasErrorDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSapcpiIntegrationPackagesDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -151,6 +201,36 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordSapcpiJmsCapacityUsedDataPoint(ts, 1, "sap.cpi.jms.broker-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSapcpiJmsCapacityUsedDataPoint(ts, 3, "sap.cpi.jms.broker-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsQueueActiveDataPoint(ts, 1, "sap.cpi.jms.queue.name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsQueueActiveDataPoint(ts, 3, "sap.cpi.jms.queue.name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsQueueFillGradeDataPoint(ts, 1, "sap.cpi.jms.queue.name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsQueueFillGradeDataPoint(ts, 3, "sap.cpi.jms.queue.name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsQueueMessagesDataPoint(ts, 1, "sap.cpi.jms.queue.name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsQueueMessagesDataPoint(ts, 3, "sap.cpi.jms.queue.name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsQueueSizeDataPoint(ts, 1, "sap.cpi.jms.queue.name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsQueueSizeDataPoint(ts, 3, "sap.cpi.jms.queue.name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiJmsQueueStateDataPoint(ts, 1, "sap.cpi.jms.queue.name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiJmsQueueStateDataPoint(ts, 3, "sap.cpi.jms.queue.name-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -202,9 +282,33 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSapcpiNumberRangeUsageDataPoint(ts, 1, "sap.cpi.number_range.name-val", false)
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiNumberRangeUsageDataPoint(ts, 3, "sap.cpi.number_range.name-val-2", true)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSapcpiReceiverLagDataPoint(ts, 1, "sap.cpi.source-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSapcpiReceiverLagDataPoint(ts, 3, "sap.cpi.source-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiResourceUsageTotalAvailableDataPoint(ts, 1, "sap.cpi.resource_usage.type-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiResourceUsageTotalAvailableDataPoint(ts, 3, "sap.cpi.resource_usage.type-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiResourceUsageUsedDataPoint(ts, 1, "sap.cpi.resource_usage.type-val", "sap.cpi.resource_usage.context-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiResourceUsageUsedDataPoint(ts, 3, "sap.cpi.resource_usage.type-val-2", "sap.cpi.resource_usage.context-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiResourceUsageUtilizationDataPoint(ts, 1, "sap.cpi.resource_usage.type-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiResourceUsageUtilizationDataPoint(ts, 3, "sap.cpi.resource_usage.type-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -248,8 +352,15 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricSapcpiAlmHealthValue.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiAPIRequests.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiAPIThrottled.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiDataStoreEntries.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiDataStoreOverdueEntries.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiJmsCapacityLimit.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiJmsCapacityUsed.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsQueueActive.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsQueueFillGrade.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsQueueMessages.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsQueueSize.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiJmsQueueState.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiJmsQueues.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiJmsQueuesLimit.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiJmsQueuesUsed.aggDataPoints)
@@ -258,7 +369,11 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricSapcpiMessageDurationMax.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessageDurationTotal.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessages.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiNumberRangeUsage.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiReceiverLag.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiResourceUsageTotalAvailable.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiResourceUsageUsed.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiResourceUsageUtilization.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiRuntimeArtifacts.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiServiceEndpoints.aggDataPoints)
 			}
@@ -288,6 +403,18 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "sapcpi.access_policies":
+					assert.False(t, validatedMetrics["sapcpi.access_policies"], "Found a duplicate in the metrics slice: sapcpi.access_policies")
+					validatedMetrics["sapcpi.access_policies"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Access policies on the tenant. MPLs of artifacts a policy protects are visible only to users with access to it, so a receiver without that access misses them.", mi.Description())
+					assert.Equal(t, "{policy}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "sapcpi.alm.error_rate":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["sapcpi.alm.error_rate"], "Found a duplicate in the metrics slice: sapcpi.alm.error_rate")
@@ -715,6 +842,202 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("sap.cpi.api.group")
 						assert.False(t, ok)
 					}
+				case "sapcpi.archiving.last_run.failed":
+					assert.False(t, validatedMetrics["sapcpi.archiving.last_run.failed"], "Found a duplicate in the metrics slice: sapcpi.archiving.last_run.failed")
+					validatedMetrics["sapcpi.archiving.last_run.failed"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "1 when the latest archiving run failed (RunStatus says so or MplsArchivingFailed > 0), else 0.", mi.Description())
+					assert.Equal(t, "{state}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "sapcpi.archiving.last_run.mpls_failed":
+					assert.False(t, validatedMetrics["sapcpi.archiving.last_run.mpls_failed"], "Found a duplicate in the metrics slice: sapcpi.archiving.last_run.mpls_failed")
+					validatedMetrics["sapcpi.archiving.last_run.mpls_failed"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "MPLs the latest archiving run failed to archive (MplsArchivingFailed).", mi.Description())
+					assert.Equal(t, "{message}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "sapcpi.archiving.oldest_unarchived_mpl.age":
+					assert.False(t, validatedMetrics["sapcpi.archiving.oldest_unarchived_mpl.age"], "Found a duplicate in the metrics slice: sapcpi.archiving.oldest_unarchived_mpl.age")
+					validatedMetrics["sapcpi.archiving.oldest_unarchived_mpl.age"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Age of the oldest MPL still to be archived after the latest run (now minus DateOfOldestMplToBeArchivedAfterRun).", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "sapcpi.data_store.entries":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.data_store.entries"], "Found a duplicate in the metrics slice: sapcpi.data_store.entries")
+						validatedMetrics["sapcpi.data_store.entries"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Entries per data store (NumberOfMessages).", mi.Description())
+						assert.Equal(t, "{entry}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiDataStoreNameAttrVal, ok := dp.Attributes().Get("sap.cpi.data_store.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.data_store.name-val", sapCpiDataStoreNameAttrVal.Str())
+						sapCpiIflowIDAttrVal, ok := dp.Attributes().Get("sap.cpi.iflow.id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.iflow.id-val", sapCpiIflowIDAttrVal.Str())
+						sapCpiDataStoreTypeAttrVal, ok := dp.Attributes().Get("sap.cpi.data_store.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.data_store.type-val", sapCpiDataStoreTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.data_store.entries"], "Found a duplicate in the metrics slice: sapcpi.data_store.entries")
+						validatedMetrics["sapcpi.data_store.entries"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Entries per data store (NumberOfMessages).", mi.Description())
+						assert.Equal(t, "{entry}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.data_store.entries"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.data_store.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.iflow.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.data_store.type")
+						assert.False(t, ok)
+					}
+				case "sapcpi.data_store.overdue_entries":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.data_store.overdue_entries"], "Found a duplicate in the metrics slice: sapcpi.data_store.overdue_entries")
+						validatedMetrics["sapcpi.data_store.overdue_entries"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Overdue entries per data store (NumberOfOverdueMessages): SAP's own alerting threshold is any overdue entry.", mi.Description())
+						assert.Equal(t, "{entry}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiDataStoreNameAttrVal, ok := dp.Attributes().Get("sap.cpi.data_store.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.data_store.name-val", sapCpiDataStoreNameAttrVal.Str())
+						sapCpiIflowIDAttrVal, ok := dp.Attributes().Get("sap.cpi.iflow.id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.iflow.id-val", sapCpiIflowIDAttrVal.Str())
+						sapCpiDataStoreTypeAttrVal, ok := dp.Attributes().Get("sap.cpi.data_store.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.data_store.type-val", sapCpiDataStoreTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.data_store.overdue_entries"], "Found a duplicate in the metrics slice: sapcpi.data_store.overdue_entries")
+						validatedMetrics["sapcpi.data_store.overdue_entries"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Overdue entries per data store (NumberOfOverdueMessages): SAP's own alerting threshold is any overdue entry.", mi.Description())
+						assert.Equal(t, "{entry}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.data_store.overdue_entries"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.data_store.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.iflow.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.data_store.type")
+						assert.False(t, ok)
+					}
+				case "sapcpi.external_logging.active":
+					assert.False(t, validatedMetrics["sapcpi.external_logging.active"], "Found a duplicate in the metrics slice: sapcpi.external_logging.active")
+					validatedMetrics["sapcpi.external_logging.active"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "1 when SAP's External Logging push is active (ExternalLoggingActivationStatus Active), else 0.", mi.Description())
+					assert.Equal(t, "{state}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "sapcpi.external_logging.average_availability":
+					assert.False(t, validatedMetrics["sapcpi.external_logging.average_availability"], "Found a duplicate in the metrics slice: sapcpi.external_logging.average_availability")
+					validatedMetrics["sapcpi.external_logging.average_availability"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "AverageAvailability of the latest External Logging event that has one, as the tenant reports it (scale not documented).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "sapcpi.external_logging.average_lag":
+					assert.False(t, validatedMetrics["sapcpi.external_logging.average_lag"], "Found a duplicate in the metrics slice: sapcpi.external_logging.average_lag")
+					validatedMetrics["sapcpi.external_logging.average_lag"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "AverageLagSec of the latest External Logging event that has one: how far the push trails processing.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "sapcpi.external_logging.average_load":
+					assert.False(t, validatedMetrics["sapcpi.external_logging.average_load"], "Found a duplicate in the metrics slice: sapcpi.external_logging.average_load")
+					validatedMetrics["sapcpi.external_logging.average_load"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "AverageLoadSec of the latest External Logging event that has one.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "sapcpi.external_logging.has_error":
+					assert.False(t, validatedMetrics["sapcpi.external_logging.has_error"], "Found a duplicate in the metrics slice: sapcpi.external_logging.has_error")
+					validatedMetrics["sapcpi.external_logging.has_error"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "1 when the latest External Logging event reports a send error (HasError), else 0.", mi.Description())
+					assert.Equal(t, "{state}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "sapcpi.integration_packages":
 					assert.False(t, validatedMetrics["sapcpi.integration_packages"], "Found a duplicate in the metrics slice: sapcpi.integration_packages")
 					validatedMetrics["sapcpi.integration_packages"] = true
@@ -805,6 +1128,206 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("sap.cpi.jms.broker")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.queue.active":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.active"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.active")
+						validatedMetrics["sapcpi.jms.queue.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "1 when a JMS queue is active (Queues Active), 0 when it is stopped.", mi.Description())
+						assert.Equal(t, "{state}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsQueueNameAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.queue.name-val", sapCpiJmsQueueNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.active"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.active")
+						validatedMetrics["sapcpi.jms.queue.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "1 when a JMS queue is active (Queues Active), 0 when it is stopped.", mi.Description())
+						assert.Equal(t, "{state}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.queue.active"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.queue.fill_grade":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.fill_grade"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.fill_grade")
+						validatedMetrics["sapcpi.jms.queue.fill_grade"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fill grade of a JMS queue (Queues FillGrade), taken to be percent.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsQueueNameAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.queue.name-val", sapCpiJmsQueueNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.fill_grade"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.fill_grade")
+						validatedMetrics["sapcpi.jms.queue.fill_grade"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fill grade of a JMS queue (Queues FillGrade), taken to be percent.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.queue.fill_grade"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.queue.messages":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.messages"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.messages")
+						validatedMetrics["sapcpi.jms.queue.messages"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Messages in a JMS queue (Queues NumbOfMsgs).", mi.Description())
+						assert.Equal(t, "{message}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsQueueNameAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.queue.name-val", sapCpiJmsQueueNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.messages"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.messages")
+						validatedMetrics["sapcpi.jms.queue.messages"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Messages in a JMS queue (Queues NumbOfMsgs).", mi.Description())
+						assert.Equal(t, "{message}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.queue.messages"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.queue.size":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.size"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.size")
+						validatedMetrics["sapcpi.jms.queue.size"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Storage a JMS queue uses (Queues Size).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsQueueNameAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.queue.name-val", sapCpiJmsQueueNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.size"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.size")
+						validatedMetrics["sapcpi.jms.queue.size"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Storage a JMS queue uses (Queues Size).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.queue.size"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.False(t, ok)
+					}
+				case "sapcpi.jms.queue.state":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.state"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.state")
+						validatedMetrics["sapcpi.jms.queue.state"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fill state of a JMS queue (Queues State): 0 ok, 1 warning, 2 critical.", mi.Description())
+						assert.Equal(t, "{state}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiJmsQueueNameAttrVal, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.jms.queue.name-val", sapCpiJmsQueueNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.jms.queue.state"], "Found a duplicate in the metrics slice: sapcpi.jms.queue.state")
+						validatedMetrics["sapcpi.jms.queue.state"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fill state of a JMS queue (Queues State): 0 ok, 1 warning, 2 critical.", mi.Description())
+						assert.Equal(t, "{state}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.jms.queue.state"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.jms.queue.name")
 						assert.False(t, ok)
 					}
 				case "sapcpi.jms.queues":
@@ -938,7 +1461,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["sapcpi.keystore_entries.expiring"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Keystore entries that expire within inventory.expiry_warning (or have expired).", mi.Description())
+						assert.Equal(t, "Keystore entries that expire within inventory.expiry_warning (or have expired); for keystore certificate_user_mappings, mapped users whose last certificate does.", mi.Description())
 						assert.Equal(t, "{entry}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -953,7 +1476,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["sapcpi.keystore_entries.expiring"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Keystore entries that expire within inventory.expiry_warning (or have expired).", mi.Description())
+						assert.Equal(t, "Keystore entries that expire within inventory.expiry_warning (or have expired); for keystore certificate_user_mappings, mapped users whose last certificate does.", mi.Description())
 						assert.Equal(t, "{entry}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -978,7 +1501,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["sapcpi.keystore_entry.time_to_expiry"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired.", mi.Description())
+						assert.Equal(t, "Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired. Neo CertificateUserMappings count here too: keystore certificate_user_mappings, alias the mapped user, entry type Certificate User Mapping, and of a user's several mappings the one valid longest.", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1002,7 +1525,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["sapcpi.keystore_entry.time_to_expiry"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired.", mi.Description())
+						assert.Equal(t, "Time until a keystore entry's certificate expires (ValidNotAfter minus now); negative once expired. Neo CertificateUserMappings count here too: keystore certificate_user_mappings, alias the mapped user, entry type Certificate User Mapping, and of a user's several mappings the one valid longest.", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1170,6 +1693,51 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("sap.cpi.message.status")
 						assert.False(t, ok)
 					}
+				case "sapcpi.number_range.usage":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.number_range.usage"], "Found a duplicate in the metrics slice: sapcpi.number_range.usage")
+						validatedMetrics["sapcpi.number_range.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "How much of a number range is used, (CurrentValue − MinValue) / (MaxValue − MinValue), 0..1. Ranges with missing or non-numeric figures are left out.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCpiNumberRangeNameAttrVal, ok := dp.Attributes().Get("sap.cpi.number_range.name")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.number_range.name-val", sapCpiNumberRangeNameAttrVal.Str())
+						sapCpiNumberRangeRotateAttrVal, ok := dp.Attributes().Get("sap.cpi.number_range.rotate")
+						assert.True(t, ok)
+						assert.False(t, sapCpiNumberRangeRotateAttrVal.Bool())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.number_range.usage"], "Found a duplicate in the metrics slice: sapcpi.number_range.usage")
+						validatedMetrics["sapcpi.number_range.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "How much of a number range is used, (CurrentValue − MinValue) / (MaxValue − MinValue), 0..1. Ranges with missing or non-numeric figures are left out.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.number_range.usage"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.number_range.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.number_range.rotate")
+						assert.False(t, ok)
+					}
 				case "sapcpi.receiver.lag":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["sapcpi.receiver.lag"], "Found a duplicate in the metrics slice: sapcpi.receiver.lag")
@@ -1208,6 +1776,131 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
 						}
 						_, ok := dp.Attributes().Get("sap.cpi.source")
+						assert.False(t, ok)
+					}
+				case "sapcpi.resource_usage.total_available":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.resource_usage.total_available"], "Found a duplicate in the metrics slice: sapcpi.resource_usage.total_available")
+						validatedMetrics["sapcpi.resource_usage.total_available"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "total-available of a resource type in one closed hour (timestamp = the hour's start), where the tenant gives one.", mi.Description())
+						assert.Equal(t, "{value}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCpiResourceUsageTypeAttrVal, ok := dp.Attributes().Get("sap.cpi.resource_usage.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.resource_usage.type-val", sapCpiResourceUsageTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.resource_usage.total_available"], "Found a duplicate in the metrics slice: sapcpi.resource_usage.total_available")
+						validatedMetrics["sapcpi.resource_usage.total_available"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "total-available of a resource type in one closed hour (timestamp = the hour's start), where the tenant gives one.", mi.Description())
+						assert.Equal(t, "{value}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.resource_usage.total_available"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.resource_usage.type")
+						assert.False(t, ok)
+					}
+				case "sapcpi.resource_usage.used":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.resource_usage.used"], "Found a duplicate in the metrics slice: sapcpi.resource_usage.used")
+						validatedMetrics["sapcpi.resource_usage.used"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "A resource-usage figure of one closed hour (timestamp = the hour's start) per type and context. The unit depends on the type (bytes for sizes, connections, messages) and is not documented by SAP.", mi.Description())
+						assert.Equal(t, "{value}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCpiResourceUsageTypeAttrVal, ok := dp.Attributes().Get("sap.cpi.resource_usage.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.resource_usage.type-val", sapCpiResourceUsageTypeAttrVal.Str())
+						sapCpiResourceUsageContextAttrVal, ok := dp.Attributes().Get("sap.cpi.resource_usage.context")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.resource_usage.context-val", sapCpiResourceUsageContextAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.resource_usage.used"], "Found a duplicate in the metrics slice: sapcpi.resource_usage.used")
+						validatedMetrics["sapcpi.resource_usage.used"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "A resource-usage figure of one closed hour (timestamp = the hour's start) per type and context. The unit depends on the type (bytes for sizes, connections, messages) and is not documented by SAP.", mi.Description())
+						assert.Equal(t, "{value}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.resource_usage.used"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.resource_usage.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.resource_usage.context")
+						assert.False(t, ok)
+					}
+				case "sapcpi.resource_usage.utilization":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.resource_usage.utilization"], "Found a duplicate in the metrics slice: sapcpi.resource_usage.utilization")
+						validatedMetrics["sapcpi.resource_usage.utilization"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The sum of a resource type's figures over its total-available in one closed hour, 0..1 (e.g. DB table size against the DB's capacity).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						sapCpiResourceUsageTypeAttrVal, ok := dp.Attributes().Get("sap.cpi.resource_usage.type")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.resource_usage.type-val", sapCpiResourceUsageTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.resource_usage.utilization"], "Found a duplicate in the metrics slice: sapcpi.resource_usage.utilization")
+						validatedMetrics["sapcpi.resource_usage.utilization"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The sum of a resource type's figures over its total-available in one closed hour, 0..1 (e.g. DB table size against the DB's capacity).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["sapcpi.resource_usage.utilization"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.resource_usage.type")
 						assert.False(t, ok)
 					}
 				case "sapcpi.runtime_artifacts":
