@@ -216,7 +216,7 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 			"oauth2.token_url: must be an absolute URL",
 			"endpoint: required unless service_key_file is set",
 		},
-		"cloud_alm_basic": {"cloud_alm: credentials: set only one of service_key_file, oauth2 or auth; found service_key_file and basic", "basic: not accepted by this API"},
+		"cloud_alm_basic":         {"cloud_alm: credentials: set only one of service_key_file, oauth2 or auth; found service_key_file and basic", "basic: not accepted by this API"},
 		"log_files_multiline_bad": {"log_files: multiline.line_start_pattern: not a valid regular expression: "},
 		"leader_election_bad": {
 			"leader_election: lease_name: required",

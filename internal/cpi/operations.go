@@ -38,7 +38,6 @@ var (
 		NotFoundHint:  "CertificateUserMappings exist on Neo tenants only; " + notOnTenant}
 )
 
-
 // DataStore is a data store (com.sap.hci.api.DataStore); Type is "" for global and flow-local stores
 // and an adapter or step type (XI, AS4, …) otherwise.
 type DataStore struct {
