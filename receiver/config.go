@@ -49,6 +49,8 @@ type Config struct {
 	LeaderElection LeaderElectionConfig `mapstructure:"leader_election"`
 	// CloudALM configures the SAP Cloud ALM Analytics source (on when it has credentials).
 	CloudALM CloudALMConfig `mapstructure:"cloud_alm"`
+	// Traces configures message processing as spans, for a traces pipeline.
+	Traces TracesConfig `mapstructure:"traces"`
 
 	// CollectionInterval is how often the metrics pipeline receives the receiver's metrics.
 	CollectionInterval time.Duration `mapstructure:"collection_interval"`
@@ -334,6 +336,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.CollectionInterval <= 0 {
 		errs = append(errs, fmt.Errorf("collection_interval: must be positive, got %s", cfg.CollectionInterval))
+	}
+	if d := cfg.Traces.ChangeableStatusDelay; cfg.Messages.Enabled && d >= cfg.Messages.Overlap && d > 0 {
+		errs = append(errs, fmt.Errorf("traces.changeable_status_delay: must be shorter than messages.overlap (%s), within which a state is read again; got %s", cfg.Messages.Overlap, d))
 	}
 	return errors.Join(errs...)
 }

@@ -138,6 +138,32 @@ func TestConfigLogFilesLineStartPattern(t *testing.T) {
 	assert.Equal(t, `^\[\d{4}-\d{2}-\d{2} `, cfg.LogFiles.Multiline.LineStartPattern)
 }
 
+func TestConfigTracesAndPayloads(t *testing.T) {
+	def := loadConfig(t, "defaults")
+	assert.Equal(t, []string{"FAILED", "ESCALATED"}, def.Traces.Runs.Statuses, "runs of failed and escalated messages by default")
+	assert.True(t, def.Traces.Runs.Enabled)
+	assert.Empty(t, def.Traces.Runs.LogLevels)
+	assert.True(t, def.Messages.ErrorDetails.FromRunSteps)
+	assert.False(t, def.Messages.Payloads.Enabled, "payloads are opt-in")
+	assert.Empty(t, def.Messages.Payloads.IFlows, "and allow-list no iFlow")
+
+	cfg := loadConfig(t, "traces")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 30*time.Second, cfg.Traces.ChangeableStatusDelay)
+	assert.True(t, cfg.Traces.TraceparentFromHeaders)
+	assert.Equal(t, []string{"DEBUG", "TRACE"}, cfg.Traces.Runs.LogLevels)
+	assert.Equal(t, 500, cfg.Traces.Runs.MaxSteps)
+	assert.Equal(t, 4, cfg.Traces.Runs.MaxConcurrency, "defaults kept")
+	assert.False(t, cfg.Messages.ErrorDetails.FromRunSteps)
+	p := cfg.Messages.Payloads
+	assert.True(t, p.Enabled)
+	assert.Equal(t, []string{"Replicate_PurchaseOrder_to_Supplier"}, p.IFlows)
+	assert.True(t, p.MessageStore)
+	assert.False(t, p.Attachments)
+	assert.Equal(t, "base64", p.Binary)
+	assert.Equal(t, []string{"FAILED", "ESCALATED"}, p.Statuses)
+}
+
 func TestConfigLeaderElectionDefaults(t *testing.T) {
 	assert.False(t, loadConfig(t, "defaults").LeaderElection.Enabled)
 	cfg := loadConfig(t, "leader_election")
@@ -218,6 +244,15 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 		},
 		"cloud_alm_basic":         {"cloud_alm: credentials: set only one of service_key_file, oauth2 or auth; found service_key_file and basic", "basic: not accepted by this API"},
 		"log_files_multiline_bad": {"log_files: multiline.line_start_pattern: not a valid regular expression: "},
+		"traces_bad": {
+			"traces.changeable_status_delay: must be shorter than messages.overlap (2m0s)",
+			"traces: runs.statuses: \"RETRY\" does not end a message span",
+			"runs.log_levels: unknown log level \"VERBOSE\"",
+			"runs.max_steps: must be between 1 and 10000, got 0",
+			"messages: payloads.iflows: list the iFlow ids",
+			"payloads: switch on message_store, attachments or both",
+			"payloads.binary: must be omit or base64, got \"hex\"",
+		},
 		"leader_election_bad": {
 			"leader_election: lease_name: required",
 			"checkpoint_configmap: required",

@@ -57,6 +57,7 @@ func createDefaultConfig() component.Config {
 		LogFiles:             defaultLogFilesConfig(),
 		LeaderElection:       defaultLeaderElectionConfig(),
 		CloudALM:             defaultCloudALMConfig(),
+		Traces:               defaultTracesConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Events:               metadata.DefaultEventsConfig(),

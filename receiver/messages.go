@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,6 +31,8 @@ type MessagesConfig struct {
 
 	ErrorDetails           ErrorDetailsConfig  `mapstructure:"error_details"`
 	CustomHeaderProperties CustomHeadersConfig `mapstructure:"custom_header_properties"`
+	// Payloads reads the message store and attachments of allow-listed messages (off by default).
+	Payloads PayloadsConfig `mapstructure:"payloads"`
 }
 
 // ErrorDetailsConfig controls fetching ErrorInformation/$value for messages in error.
@@ -41,6 +44,9 @@ type ErrorDetailsConfig struct {
 	MaxConcurrency int `mapstructure:"max_concurrency"`
 	// MaxSize caps the text in bytes; a longer text is cut and marked truncated.
 	MaxSize int `mapstructure:"max_size"`
+	// FromRunSteps takes the text from the failing run step when the message's runs are read for its
+	// trace anyway, instead of one more ErrorInformation/$value request.
+	FromRunSteps bool `mapstructure:"from_run_steps"`
 }
 
 // CustomHeadersConfig controls the opt-in custom header properties.
@@ -65,7 +71,9 @@ func defaultMessagesConfig() MessagesConfig {
 			Statuses:       []string{cpi.StatusFailed, cpi.StatusEscalated, cpi.StatusRetry},
 			MaxConcurrency: 4,
 			MaxSize:        8 << 10,
+			FromRunSteps:   true,
 		},
+		Payloads: defaultPayloadsConfig(),
 	}
 }
 
@@ -98,6 +106,7 @@ func (m *MessagesConfig) Validate() error {
 	if h := m.CustomHeaderProperties; h.Enabled && len(h.Include) == 0 {
 		errs = append(errs, errors.New("custom_header_properties.include: list the header names to emit (they can hold personal data), or [\"*\"] for all"))
 	}
+	errs = append(errs, m.Payloads.validate()...)
 	return sectionErrors(errs)
 }
 
@@ -134,6 +143,8 @@ func (m *MessagesConfig) customHeaderFilter() func(string) bool {
 type messageClient interface {
 	MessageProcessingLogs(ctx context.Context, q cpi.MessageQuery) (cpi.Page[cpi.MessageProcessingLog], error)
 	MessageErrorText(ctx context.Context, guid string, limit int) (string, bool, error)
+	MessageRuns(ctx context.Context, guid string) ([]cpi.MessageProcessingLogRun, error)
+	RunSteps(ctx context.Context, runID string, max int) ([]cpi.MessageProcessingLogRunStep, error)
 }
 
 const messagesCheckpointKey = "messages"
@@ -147,45 +158,78 @@ func messageKey(m *cpi.MessageProcessingLog) checkpoint.Key {
 }
 
 // messageSource reads MessageProcessingLogs incrementally by LogEnd (see incremental for the paging,
-// de-duplication and checkpoint rules) and delivers each MPL state once.
+// de-duplication and checkpoint rules) and delivers each MPL state once as a record, each final MPL
+// once as a trace, and the payloads of allow-listed messages once.
 type messageSource struct {
 	*incremental[cpi.MessageProcessingLog]
-	cfg    MessagesConfig
-	client messageClient
-	mapper *mapping.Mapper
-	out    *output
+	cfg      MessagesConfig
+	traces   TracesConfig
+	client   messageClient
+	payloads payloadClient
+	mapper   *mapping.Mapper
+	out      *output
+
+	// page is what the sinks of the page being delivered share; payloadBudget is left of this poll's.
+	page          pageCache
+	payloadBudget int
+	// runsAbsentUntil is set when the tenant answered 404 for runs: they are not asked for until then.
+	runsAbsentUntil atomic.Pointer[time.Time]
 }
 
 func messageSources(e *sourceEnv) ([]source, error) {
 	if !e.cfg.Messages.Enabled {
 		return nil, nil
 	}
-	return []source{newMessageSource(e.cfg.Messages, e.client, e.mapper, e.out, e.store, e.tel, e.logger("messages"), e.now)}, nil
+	s := newMessageSource(e.cfg.Messages, e.client, e.mapper, e.out, e.store, e.tel, e.logger("messages"), e.now)
+	s.traces, s.payloads = e.cfg.Traces, e.client
+	s.configureSinks()
+	return []source{s}, nil
 }
 
 func newMessageSource(cfg MessagesConfig, client messageClient, mapper *mapping.Mapper, out *output,
 	store *checkpoint.Store, tel *telemetry, logger *zap.Logger, now func() time.Time,
 ) *messageSource {
-	s := &messageSource{cfg: cfg, client: client, mapper: mapper, out: out}
+	s := &messageSource{cfg: cfg, traces: defaultTracesConfig(), client: client, mapper: mapper, out: out}
 	s.incremental = &incremental[cpi.MessageProcessingLog]{
 		label: "messages", key: messagesCheckpointKey,
 		cfg: cfg.WindowConfig, pageSize: cfg.PageSize, every: cfg.PollInterval,
 		read:  s.read,
 		stamp: func(m *cpi.MessageProcessingLog) time.Time { return m.LogEnd.Time },
-		sinks: []sink[cpi.MessageProcessingLog]{{bits: sinkRecords, key: messageKey, deliver: s.deliverRecords}},
 		store: store, tel: tel, logger: logger, now: now,
 		window: checkpoint.NewWindow(),
 	}
+	s.configureSinks()
 	return s
 }
 
+// configureSinks lists the consumers of the message stream: the records always (their metrics count
+// even without a logs pipeline), the spans with a traces pipeline, the payloads when allow-listed.
+func (s *messageSource) configureSinks() {
+	sinks := []sink[cpi.MessageProcessingLog]{{bits: sinkRecords, key: messageKey, deliver: s.deliverRecords}}
+	if s.out.traces != nil {
+		sinks = append(sinks, sink[cpi.MessageProcessingLog]{bits: sinkSpans, key: spanKey, want: s.wantsSpan, deliver: s.deliverSpans})
+	}
+	if s.cfg.Payloads.Enabled && s.payloads != nil && s.out.logs != nil {
+		sinks = append(sinks, sink[cpi.MessageProcessingLog]{bits: sinkPayloads,
+			key:  func(m *cpi.MessageProcessingLog) checkpoint.Key { return checkpoint.KeyOf("payload", m.MessageGuid) },
+			want: s.wantsPayloads, deliver: s.deliverPayloads})
+	}
+	s.sinks = sinks
+}
+
+func (s *messageSource) poll(ctx context.Context) error {
+	s.payloadBudget = s.cfg.Payloads.MaxPerPoll
+	return s.incremental.poll(ctx)
+}
+
 func (s *messageSource) read(ctx context.Context, from, until time.Time, top, skip int) ([]cpi.MessageProcessingLog, bool, error) {
+	s.page.reset()
 	page, err := s.client.MessageProcessingLogs(ctx, cpi.MessageQuery{
 		From: from, Until: until,
 		IFlows: s.cfg.IncludeIFlows, ExcludeIFlows: s.cfg.ExcludeIFlows,
 		Statuses: s.cfg.IncludeStatuses, ExcludeStatuses: s.cfg.ExcludeStatuses,
 		Top: top, Skip: skip,
-		CustomHeaders: s.cfg.CustomHeaderProperties.Enabled,
+		CustomHeaders: s.cfg.CustomHeaderProperties.Enabled || (s.out.traces != nil && s.traces.TraceparentFromHeaders),
 	})
 	return page.Results, page.Next != "", err
 }
@@ -220,7 +264,7 @@ func (s *messageSource) errorDetails(ctx context.Context, mpls []cpi.MessageProc
 	forEachBounded(len(mpls), d.MaxConcurrency, func(i int) bool {
 		return slices.Contains(d.Statuses, mpls[i].Status)
 	}, func(i int) {
-		text, truncated, err := s.client.MessageErrorText(ctx, mpls[i].MessageGuid, d.MaxSize)
+		detail, err := s.errorText(ctx, &mpls[i])
 		if err != nil {
 			mu.Lock()
 			failures++
@@ -230,7 +274,7 @@ func (s *messageSource) errorDetails(ctx context.Context, mpls []cpi.MessageProc
 			mu.Unlock()
 			return
 		}
-		details[i] = mapping.ErrorDetail{Text: text, Truncated: truncated}
+		details[i] = detail
 	})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()

@@ -287,6 +287,14 @@ func (c *tiedClient) MessageErrorText(context.Context, string, int) (string, boo
 	return "", false, nil
 }
 
+func (c *tiedClient) MessageRuns(context.Context, string) ([]cpi.MessageProcessingLogRun, error) {
+	return nil, &httpapi.Error{Op: "fetching Runs", Kind: httpapi.KindNotFound, Status: 404}
+}
+
+func (c *tiedClient) RunSteps(context.Context, string, int) ([]cpi.MessageProcessingLogRunStep, error) {
+	return nil, &httpapi.Error{Op: "fetching RunSteps", Kind: httpapi.KindNotFound, Status: 404}
+}
+
 func TestMessagesPageOfOneLogEndIsSteppedOverByOffset(t *testing.T) {
 	tt := newTestTenant(t, fakecpi.Options{})
 	at := cpi.Time{Time: t0.Add(-time.Minute)}

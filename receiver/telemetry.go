@@ -22,6 +22,7 @@ type telemetry struct {
 	start     time.Time
 	resource  mapping.Tenant
 	messages  map[iflowStatus]*messageAgg
+	steps     map[[2]string]int64 // failing run steps by iFlow and ModelStepId
 	calls     map[[2]string]int64
 	throttled map[string]int64
 	marks     map[string]time.Time
@@ -45,6 +46,7 @@ func newTelemetry() *telemetry {
 	return &telemetry{
 		start:     time.Now(),
 		messages:  map[iflowStatus]*messageAgg{},
+		steps:     map[[2]string]int64{},
 		calls:     map[[2]string]int64{},
 		throttled: map[string]int64{},
 		marks:     map[string]time.Time{},
@@ -106,6 +108,24 @@ func (t *telemetry) recordMessages(mpls []cpi.MessageProcessingLog) {
 	}
 }
 
+// recordFailedSteps counts the failing steps of message traces the traces pipeline accepted.
+func (t *telemetry) recordFailedSteps(traces []mapping.MessageTrace) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range traces {
+		for _, step := range mapping.FailingSteps(&traces[i]) {
+			t.steps[[2]string{iflowOf(&traces[i].MPL), step}]++
+		}
+	}
+}
+
+func iflowOf(m *cpi.MessageProcessingLog) string {
+	if id := m.IntegrationArtifact.Id; id != "" {
+		return id
+	}
+	return m.IntegrationFlowName
+}
+
 // collect emits the current figures; the max durations restart with every collection.
 func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.Metrics {
 	t.mu.Lock()
@@ -120,6 +140,9 @@ func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.
 			mb.RecordSapcpiMessageDurationMaxDataPoint(ts, agg.max, k.iflow, k.status)
 			agg.max, agg.hasMax = 0, false
 		}
+	}
+	for k, n := range t.steps {
+		mb.RecordSapcpiMessageFailedStepsDataPoint(ts, n, k[0], k[1])
 	}
 	for k, n := range t.calls {
 		mb.RecordSapcpiAPIRequestsDataPoint(ts, n, k[0], k[1])

@@ -2,6 +2,7 @@ package fakecpi
 
 import (
 	"container/heap"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -185,6 +186,11 @@ func (g *generator) newMessage(start time.Time) *message {
 		if r.IntN(4) == 0 {
 			m.headers = append(m.headers, [2]string{"po_number", fmt.Sprintf("45%08d", r.IntN(100000000))})
 		}
+		if g.seq%3 == 0 {
+			// The sender's W3C trace context, as 2026 HTTP adapters propagate it (derived from the id, so
+			// the random stream of a seed stays as it was).
+			m.headers = append(m.headers, [2]string{"traceparent", traceparentFor(m.guid)})
+		}
 	}
 	quick := time.Duration(20+r.IntN(3000)) * time.Millisecond
 	at := func(d time.Duration, status string) state {
@@ -305,4 +311,10 @@ func (s *store) advance(now time.Time) {
 		})
 		s.dirty = false
 	}
+}
+
+// traceparentFor is a valid W3C traceparent derived from a message id.
+func traceparentFor(guid string) string {
+	sum := sha256.Sum256([]byte("caller/" + guid))
+	return fmt.Sprintf("00-%x-%x-01", sum[:16], sum[16:24])
 }

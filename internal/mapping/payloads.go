@@ -89,6 +89,9 @@ func AttachmentPayload(mpl cpi.MessageProcessingLog, a cpi.MessageProcessingLogA
 // bytes are UTF-8) is the body as it is; binary content is base64 or left out, as binary says.
 func (m *Mapper) Payloads(payloads []Payload, binary BinaryPayloads, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
+	if !m.Enabled(EventMessagePayload) {
+		return logs
+	}
 	if len(payloads) == 0 {
 		return logs
 	}

@@ -1350,6 +1350,55 @@ func (ms *SapcpiMessageDurationTotalMetricConfig) Validate() error {
 	return nil
 }
 
+// SapcpiMessageFailedStepsMetricAttributeKey specifies the key of an attribute for the sapcpi.message.failed_steps metric.
+type SapcpiMessageFailedStepsMetricAttributeKey string
+
+const (
+	SapcpiMessageFailedStepsMetricAttributeKeySapCpiIflowID         SapcpiMessageFailedStepsMetricAttributeKey = "sap.cpi.iflow.id"
+	SapcpiMessageFailedStepsMetricAttributeKeySapCpiStepModelStepID SapcpiMessageFailedStepsMetricAttributeKey = "sap.cpi.step.model_step_id"
+)
+
+// SapcpiMessageFailedStepsMetricConfig provides config for the sapcpi.message.failed_steps metric.
+type SapcpiMessageFailedStepsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiMessageFailedStepsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiMessageFailedStepsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiMessageFailedStepsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiMessageFailedStepsMetricAttributeKeySapCpiIflowID, SapcpiMessageFailedStepsMetricAttributeKeySapCpiStepModelStepID:
+		default:
+			return fmt.Errorf("metric sapcpi.message.failed_steps doesn't have an attribute %v, valid attributes: [sap.cpi.iflow.id, sap.cpi.step.model_step_id]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SapcpiMessagesMetricAttributeKey specifies the key of an attribute for the sapcpi.messages metric.
 type SapcpiMessagesMetricAttributeKey string
 
@@ -1793,6 +1842,7 @@ type MetricsConfig struct {
 	SapcpiKeystoreEntryTimeToExpiry          SapcpiKeystoreEntryTimeToExpiryMetricConfig          `mapstructure:"sapcpi.keystore_entry.time_to_expiry"`
 	SapcpiMessageDurationMax                 SapcpiMessageDurationMaxMetricConfig                 `mapstructure:"sapcpi.message.duration.max"`
 	SapcpiMessageDurationTotal               SapcpiMessageDurationTotalMetricConfig               `mapstructure:"sapcpi.message.duration.total"`
+	SapcpiMessageFailedSteps                 SapcpiMessageFailedStepsMetricConfig                 `mapstructure:"sapcpi.message.failed_steps"`
 	SapcpiMessages                           SapcpiMessagesMetricConfig                           `mapstructure:"sapcpi.messages"`
 	SapcpiNumberRangeUsage                   SapcpiNumberRangeUsageMetricConfig                   `mapstructure:"sapcpi.number_range.usage"`
 	SapcpiReceiverLag                        SapcpiReceiverLagMetricConfig                        `mapstructure:"sapcpi.receiver.lag"`
@@ -1950,6 +2000,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SapcpiMessageDurationTotalMetricAttributeKey{SapcpiMessageDurationTotalMetricAttributeKeySapCpiIflowID, SapcpiMessageDurationTotalMetricAttributeKeySapCpiMessageStatus},
+		},
+		SapcpiMessageFailedSteps: SapcpiMessageFailedStepsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SapcpiMessageFailedStepsMetricAttributeKey{SapcpiMessageFailedStepsMetricAttributeKeySapCpiIflowID, SapcpiMessageFailedStepsMetricAttributeKeySapCpiStepModelStepID},
 		},
 		SapcpiMessages: SapcpiMessagesMetricConfig{
 			Enabled:             true,

@@ -171,6 +171,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SapcpiMessageDurationTotalMetricAttributeKey{SapcpiMessageDurationTotalMetricAttributeKeySapCpiIflowID, SapcpiMessageDurationTotalMetricAttributeKeySapCpiMessageStatus},
 					},
+					SapcpiMessageFailedSteps: SapcpiMessageFailedStepsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SapcpiMessageFailedStepsMetricAttributeKey{SapcpiMessageFailedStepsMetricAttributeKeySapCpiIflowID, SapcpiMessageFailedStepsMetricAttributeKeySapCpiStepModelStepID},
+					},
 					SapcpiMessages: SapcpiMessagesMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -383,6 +388,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SapcpiMessageDurationTotalMetricAttributeKey{SapcpiMessageDurationTotalMetricAttributeKeySapCpiIflowID, SapcpiMessageDurationTotalMetricAttributeKeySapCpiMessageStatus},
 					},
+					SapcpiMessageFailedSteps: SapcpiMessageFailedStepsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SapcpiMessageFailedStepsMetricAttributeKey{SapcpiMessageFailedStepsMetricAttributeKeySapCpiIflowID, SapcpiMessageFailedStepsMetricAttributeKeySapCpiStepModelStepID},
+					},
 					SapcpiMessages: SapcpiMessagesMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -450,7 +460,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAccessPoliciesMetricConfig{}, SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiArchivingLastRunFailedMetricConfig{}, SapcpiArchivingLastRunMplsFailedMetricConfig{}, SapcpiArchivingOldestUnarchivedMplAgeMetricConfig{}, SapcpiDataStoreEntriesMetricConfig{}, SapcpiDataStoreOverdueEntriesMetricConfig{}, SapcpiExternalLoggingActiveMetricConfig{}, SapcpiExternalLoggingAverageAvailabilityMetricConfig{}, SapcpiExternalLoggingAverageLagMetricConfig{}, SapcpiExternalLoggingAverageLoadMetricConfig{}, SapcpiExternalLoggingHasErrorMetricConfig{}, SapcpiIntegrationPackagesMetricConfig{}, SapcpiJmsCapacityLimitMetricConfig{}, SapcpiJmsCapacityUsedMetricConfig{}, SapcpiJmsQueueActiveMetricConfig{}, SapcpiJmsQueueFillGradeMetricConfig{}, SapcpiJmsQueueMessagesMetricConfig{}, SapcpiJmsQueueSizeMetricConfig{}, SapcpiJmsQueueStateMetricConfig{}, SapcpiJmsQueuesMetricConfig{}, SapcpiJmsQueuesLimitMetricConfig{}, SapcpiJmsQueuesUsedMetricConfig{}, SapcpiKeystoreEntriesExpiringMetricConfig{}, SapcpiKeystoreEntryTimeToExpiryMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiNumberRangeUsageMetricConfig{}, SapcpiReceiverLagMetricConfig{}, SapcpiResourceUsageTotalAvailableMetricConfig{}, SapcpiResourceUsageUsedMetricConfig{}, SapcpiResourceUsageUtilizationMetricConfig{}, SapcpiRuntimeArtifactsMetricConfig{}, SapcpiRuntimeArtifactsInErrorMetricConfig{}, SapcpiServiceEndpointsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAccessPoliciesMetricConfig{}, SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiArchivingLastRunFailedMetricConfig{}, SapcpiArchivingLastRunMplsFailedMetricConfig{}, SapcpiArchivingOldestUnarchivedMplAgeMetricConfig{}, SapcpiDataStoreEntriesMetricConfig{}, SapcpiDataStoreOverdueEntriesMetricConfig{}, SapcpiExternalLoggingActiveMetricConfig{}, SapcpiExternalLoggingAverageAvailabilityMetricConfig{}, SapcpiExternalLoggingAverageLagMetricConfig{}, SapcpiExternalLoggingAverageLoadMetricConfig{}, SapcpiExternalLoggingHasErrorMetricConfig{}, SapcpiIntegrationPackagesMetricConfig{}, SapcpiJmsCapacityLimitMetricConfig{}, SapcpiJmsCapacityUsedMetricConfig{}, SapcpiJmsQueueActiveMetricConfig{}, SapcpiJmsQueueFillGradeMetricConfig{}, SapcpiJmsQueueMessagesMetricConfig{}, SapcpiJmsQueueSizeMetricConfig{}, SapcpiJmsQueueStateMetricConfig{}, SapcpiJmsQueuesMetricConfig{}, SapcpiJmsQueuesLimitMetricConfig{}, SapcpiJmsQueuesUsedMetricConfig{}, SapcpiKeystoreEntriesExpiringMetricConfig{}, SapcpiKeystoreEntryTimeToExpiryMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessageFailedStepsMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiNumberRangeUsageMetricConfig{}, SapcpiReceiverLagMetricConfig{}, SapcpiResourceUsageTotalAvailableMetricConfig{}, SapcpiResourceUsageUsedMetricConfig{}, SapcpiResourceUsageUtilizationMetricConfig{}, SapcpiRuntimeArtifactsMetricConfig{}, SapcpiRuntimeArtifactsInErrorMetricConfig{}, SapcpiServiceEndpointsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -728,6 +738,18 @@ func TestSapcpiMessageDurationTotalMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.message.duration.total doesn't have an attribute invalid, valid attributes: [sap.cpi.iflow.id, sap.cpi.message.status]")
 
 	cfg = DefaultMetricsConfig().SapcpiMessageDurationTotal
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiMessageFailedStepsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiMessageFailedSteps
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiMessageFailedStepsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.message.failed_steps doesn't have an attribute invalid, valid attributes: [sap.cpi.iflow.id, sap.cpi.step.model_step_id]")
+
+	cfg = DefaultMetricsConfig().SapcpiMessageFailedSteps
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

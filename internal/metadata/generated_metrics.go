@@ -366,6 +366,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "sapcpi.message.duration.total",
 		Attributes: []string{"sap.cpi.iflow.id", "sap.cpi.message.status"},
 	},
+	SapcpiMessageFailedSteps: metricInfo{
+		Name:       "sapcpi.message.failed_steps",
+		Attributes: []string{"sap.cpi.iflow.id", "sap.cpi.step.model_step_id"},
+	},
 	SapcpiMessages: metricInfo{
 		Name:       "sapcpi.messages",
 		Attributes: []string{"sap.cpi.iflow.id", "sap.cpi.message.status"},
@@ -437,6 +441,7 @@ type metricsInfo struct {
 	SapcpiKeystoreEntryTimeToExpiry          metricInfo
 	SapcpiMessageDurationMax                 metricInfo
 	SapcpiMessageDurationTotal               metricInfo
+	SapcpiMessageFailedSteps                 metricInfo
 	SapcpiMessages                           metricInfo
 	SapcpiNumberRangeUsage                   metricInfo
 	SapcpiReceiverLag                        metricInfo
@@ -3119,6 +3124,100 @@ func newMetricSapcpiMessageDurationTotal(cfg SapcpiMessageDurationTotalMetricCon
 	return m
 }
 
+type metricSapcpiMessageFailedSteps struct {
+	data          pmetric.Metric                       // data buffer for generated metric.
+	config        SapcpiMessageFailedStepsMetricConfig // metric config provided by user.
+	capacity      int                                  // max observed number of data points added to the metric.
+	aggDataPoints []int64                              // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.message.failed_steps metric with initial data.
+func (m *metricSapcpiMessageFailedSteps) init() {
+	m.data.SetName("sapcpi.message.failed_steps")
+	m.data.SetDescription("Failing run steps of the messages delivered as traces, by iFlow and model step (ModelStepId) — which step of which flow breaks. Counted from the runs the receiver reads for its message spans (traces.runs).")
+	m.data.SetUnit("{step}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiMessageFailedSteps) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiIflowIDAttributeValue string, sapCpiStepModelStepIDAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiMessageFailedStepsMetricAttributeKeySapCpiIflowID) {
+		dp.Attributes().PutStr("sap.cpi.iflow.id", sapCpiIflowIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiMessageFailedStepsMetricAttributeKeySapCpiStepModelStepID) {
+		dp.Attributes().PutStr("sap.cpi.step.model_step_id", sapCpiStepModelStepIDAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiMessageFailedSteps) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiMessageFailedSteps) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiMessageFailedSteps(cfg SapcpiMessageFailedStepsMetricConfig) metricSapcpiMessageFailedSteps {
+	m := metricSapcpiMessageFailedSteps{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSapcpiMessages struct {
 	data          pmetric.Metric             // data buffer for generated metric.
 	config        SapcpiMessagesMetricConfig // metric config provided by user.
@@ -3938,6 +4037,7 @@ type MetricsBuilder struct {
 	metricSapcpiKeystoreEntryTimeToExpiry          metricSapcpiKeystoreEntryTimeToExpiry
 	metricSapcpiMessageDurationMax                 metricSapcpiMessageDurationMax
 	metricSapcpiMessageDurationTotal               metricSapcpiMessageDurationTotal
+	metricSapcpiMessageFailedSteps                 metricSapcpiMessageFailedSteps
 	metricSapcpiMessages                           metricSapcpiMessages
 	metricSapcpiNumberRangeUsage                   metricSapcpiNumberRangeUsage
 	metricSapcpiReceiverLag                        metricSapcpiReceiverLag
@@ -4005,6 +4105,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricSapcpiKeystoreEntryTimeToExpiry:          newMetricSapcpiKeystoreEntryTimeToExpiry(mbc.Metrics.SapcpiKeystoreEntryTimeToExpiry),
 		metricSapcpiMessageDurationMax:                 newMetricSapcpiMessageDurationMax(mbc.Metrics.SapcpiMessageDurationMax),
 		metricSapcpiMessageDurationTotal:               newMetricSapcpiMessageDurationTotal(mbc.Metrics.SapcpiMessageDurationTotal),
+		metricSapcpiMessageFailedSteps:                 newMetricSapcpiMessageFailedSteps(mbc.Metrics.SapcpiMessageFailedSteps),
 		metricSapcpiMessages:                           newMetricSapcpiMessages(mbc.Metrics.SapcpiMessages),
 		metricSapcpiNumberRangeUsage:                   newMetricSapcpiNumberRangeUsage(mbc.Metrics.SapcpiNumberRangeUsage),
 		metricSapcpiReceiverLag:                        newMetricSapcpiReceiverLag(mbc.Metrics.SapcpiReceiverLag),
@@ -4209,6 +4310,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSapcpiKeystoreEntryTimeToExpiry.emit(ils.Metrics())
 	mb.metricSapcpiMessageDurationMax.emit(ils.Metrics())
 	mb.metricSapcpiMessageDurationTotal.emit(ils.Metrics())
+	mb.metricSapcpiMessageFailedSteps.emit(ils.Metrics())
 	mb.metricSapcpiMessages.emit(ils.Metrics())
 	mb.metricSapcpiNumberRangeUsage.emit(ils.Metrics())
 	mb.metricSapcpiReceiverLag.emit(ils.Metrics())
@@ -4412,6 +4514,11 @@ func (mb *MetricsBuilder) RecordSapcpiMessageDurationMaxDataPoint(ts pcommon.Tim
 // RecordSapcpiMessageDurationTotalDataPoint adds a data point to sapcpi.message.duration.total metric.
 func (mb *MetricsBuilder) RecordSapcpiMessageDurationTotalDataPoint(ts pcommon.Timestamp, val float64, sapCpiIflowIDAttributeValue string, sapCpiMessageStatusAttributeValue string) {
 	mb.metricSapcpiMessageDurationTotal.recordDataPoint(mb.startTime, ts, val, sapCpiIflowIDAttributeValue, sapCpiMessageStatusAttributeValue)
+}
+
+// RecordSapcpiMessageFailedStepsDataPoint adds a data point to sapcpi.message.failed_steps metric.
+func (mb *MetricsBuilder) RecordSapcpiMessageFailedStepsDataPoint(ts pcommon.Timestamp, val int64, sapCpiIflowIDAttributeValue string, sapCpiStepModelStepIDAttributeValue string) {
+	mb.metricSapcpiMessageFailedSteps.recordDataPoint(mb.startTime, ts, val, sapCpiIflowIDAttributeValue, sapCpiStepModelStepIDAttributeValue)
 }
 
 // RecordSapcpiMessagesDataPoint adds a data point to sapcpi.messages metric.

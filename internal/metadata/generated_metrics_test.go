@@ -90,6 +90,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["sapcpi.keystore_entry.time_to_expiry"] = mb.metricSapcpiKeystoreEntryTimeToExpiry.config.AggregationStrategy
 			aggMap["sapcpi.message.duration.max"] = mb.metricSapcpiMessageDurationMax.config.AggregationStrategy
 			aggMap["sapcpi.message.duration.total"] = mb.metricSapcpiMessageDurationTotal.config.AggregationStrategy
+			aggMap["sapcpi.message.failed_steps"] = mb.metricSapcpiMessageFailedSteps.config.AggregationStrategy
 			aggMap["sapcpi.messages"] = mb.metricSapcpiMessages.config.AggregationStrategy
 			aggMap["sapcpi.number_range.usage"] = mb.metricSapcpiNumberRangeUsage.config.AggregationStrategy
 			aggMap["sapcpi.receiver.lag"] = mb.metricSapcpiReceiverLag.config.AggregationStrategy
@@ -276,6 +277,12 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSapcpiMessageFailedStepsDataPoint(ts, 1, "sap.cpi.iflow.id-val", "sap.cpi.step.model_step_id-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiMessageFailedStepsDataPoint(ts, 3, "sap.cpi.iflow.id-val-2", "sap.cpi.step.model_step_id-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSapcpiMessagesDataPoint(ts, 1, "sap.cpi.iflow.id-val", "sap.cpi.message.status-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSapcpiMessagesDataPoint(ts, 3, "sap.cpi.iflow.id-val-2", "sap.cpi.message.status-val-2")
@@ -368,6 +375,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricSapcpiKeystoreEntryTimeToExpiry.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessageDurationMax.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessageDurationTotal.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiMessageFailedSteps.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiNumberRangeUsage.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiReceiverLag.aggDataPoints)
@@ -1642,6 +1650,55 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("sap.cpi.iflow.id")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("sap.cpi.message.status")
+						assert.False(t, ok)
+					}
+				case "sapcpi.message.failed_steps":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.message.failed_steps"], "Found a duplicate in the metrics slice: sapcpi.message.failed_steps")
+						validatedMetrics["sapcpi.message.failed_steps"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Failing run steps of the messages delivered as traces, by iFlow and model step (ModelStepId) — which step of which flow breaks. Counted from the runs the receiver reads for its message spans (traces.runs).", mi.Description())
+						assert.Equal(t, "{step}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiIflowIDAttrVal, ok := dp.Attributes().Get("sap.cpi.iflow.id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.iflow.id-val", sapCpiIflowIDAttrVal.Str())
+						sapCpiStepModelStepIDAttrVal, ok := dp.Attributes().Get("sap.cpi.step.model_step_id")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.step.model_step_id-val", sapCpiStepModelStepIDAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.message.failed_steps"], "Found a duplicate in the metrics slice: sapcpi.message.failed_steps")
+						validatedMetrics["sapcpi.message.failed_steps"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Failing run steps of the messages delivered as traces, by iFlow and model step (ModelStepId) — which step of which flow breaks. Counted from the runs the receiver reads for its message spans (traces.runs).", mi.Description())
+						assert.Equal(t, "{step}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.message.failed_steps"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.iflow.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.step.model_step_id")
 						assert.False(t, ok)
 					}
 				case "sapcpi.messages":
