@@ -101,7 +101,9 @@ const (
 )
 
 // spanKey identifies a message's span: one per MPL, whatever state it was emitted in.
-func spanKey(m *cpi.MessageProcessingLog) checkpoint.Key { return checkpoint.KeyOf("span", m.MessageGuid) }
+func spanKey(m *cpi.MessageProcessingLog) checkpoint.Key {
+	return checkpoint.KeyOf("span", m.MessageGuid)
+}
 
 // wantsSpan: the MPL is in a status that ends its span, and a changeable one has stayed long enough.
 func (s *messageSource) wantsSpan(m *cpi.MessageProcessingLog, until time.Time) bool {

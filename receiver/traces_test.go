@@ -390,4 +390,3 @@ func TestTracesRunsCountedAsFailedSteps(t *testing.T) {
 	}
 	assert.Positive(t, n, "sapcpi.message.failed_steps counts the failing steps")
 }
-
