@@ -29,6 +29,8 @@ type telemetry struct {
 	// inventory, when set, gives the inventory gauges; expiryWarning sizes "expiring".
 	inventory     *inventoryCache
 	expiryWarning time.Duration
+	// durations is the sapcpi.message.duration histogram (built outside mdatagen; see mapping).
+	durations *mapping.DurationHistogram
 }
 
 type iflowStatus struct{ iflow, status string }
@@ -42,8 +44,10 @@ type messageAgg struct {
 }
 
 func newTelemetry() *telemetry {
+	start := time.Now()
 	return &telemetry{
-		start:     time.Now(),
+		start:     start,
+		durations: mapping.NewDurationHistogram(start),
 		messages:  map[iflowStatus]*messageAgg{},
 		calls:     map[[2]string]int64{},
 		throttled: map[string]int64{},
@@ -96,6 +100,7 @@ func (t *telemetry) recordMessages(mpls []cpi.MessageProcessingLog) {
 		}
 		agg.count++
 		if d, ok := mapping.MessageDuration(m); ok {
+			t.durations.Record(id, m.Status, d)
 			s := d.Seconds()
 			agg.duration = true
 			agg.total += s
@@ -136,7 +141,9 @@ func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.
 	if t.inventory != nil {
 		t.inventory.record(mb, ts, now, t.expiryWarning)
 	}
-	return mb.Emit(metadata.WithResource(mapping.TenantResource(mb, t.resource)))
+	metrics := mb.Emit(metadata.WithResource(mapping.TenantResource(mb, t.resource)))
+	t.durations.AppendTo(metrics, now)
+	return metrics
 }
 
 // scrapeMetrics is the metrics scraper of a tenant.
