@@ -65,6 +65,9 @@ type fieldConfig struct {
 		Thresholds *thresholds `json:"thresholds"`
 	} `json:"defaults"`
 	Overrides []struct {
+		Matcher struct {
+			Options string `json:"options"`
+		} `json:"matcher"`
 		Properties []struct {
 			ID    string          `json:"id"`
 			Value json.RawMessage `json:"value"`

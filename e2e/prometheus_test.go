@@ -92,6 +92,7 @@ scrape_configs:
 
 	// Watch the alerts until the three that must fire have, and at least a minute of data is stored.
 	fired := map[string]promAlert{}
+	firedAfter := map[string]time.Duration{}
 	deadline := started.Add(150 * time.Second)
 	for time.Now().Before(deadline) {
 		alerts, err := prom.alerts()
@@ -101,6 +102,7 @@ scrape_configs:
 					if _, ok := fired[a.Labels["alertname"]]; !ok {
 						t.Logf("%5.1fs  %s firing %v", time.Since(started).Seconds(), a.Labels["alertname"], a.Labels)
 						fired[a.Labels["alertname"]] = a
+						firedAfter[a.Labels["alertname"]] = time.Since(started)
 					}
 				}
 			}
@@ -169,7 +171,7 @@ scrape_configs:
 		len(lokiPanels), strings.Join(lokiPanels, "; "), c.shapes, strings.Join(sortedKeys(fired), ", "))
 
 	if *renderDir != "" {
-		renderAll(t, *renderDir, boards, prom, records, started, now)
+		renderAll(t, *renderDir, boards, prom, records, firedAfter, started, now)
 	}
 }
 

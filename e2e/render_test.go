@@ -35,7 +35,7 @@ var namedColors = map[string]string{
 	"purple": "#a352cc", "text": "#d8d9da",
 }
 
-func renderAll(t *testing.T, dir string, boards []dashboard, prom *promClient, records []lokiRecord, from, to time.Time) {
+func renderAll(t *testing.T, dir string, boards []dashboard, prom *promClient, records []lokiRecord, fired map[string]time.Duration, from, to time.Time) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	var sizes []string
@@ -46,7 +46,7 @@ func renderAll(t *testing.T, dir string, boards []dashboard, prom *promClient, r
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".html"), []byte(page), 0o644))
 		sizes = append(sizes, fmt.Sprintf("%s %d %d", name, renderWidth, height))
 	}
-	page, height := renderAlerts(t, prom, to)
+	page, height := renderAlerts(t, prom, fired, to)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus-alerts.html"), []byte(page), 0o644))
 	sizes = append(sizes, fmt.Sprintf("prometheus-alerts %d %d", renderWidth, height))
 	// make screenshots reads the page sizes from here.
@@ -73,7 +73,7 @@ h1{font-size:19px;margin:0 0 4px;font-weight:500}
 .stat{height:100%;display:flex;align-items:center;justify-content:center;font-size:34px;font-weight:500;color:#fff;border-radius:2px}
 table{border-collapse:collapse;width:100%;font-size:12px}
 th{text-align:left;color:#6e9fff;font-weight:500;border-bottom:1px solid #2c3235;padding:3px 6px}
-td{border-bottom:1px solid #22252b;padding:3px 6px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:520px}
+td{border-bottom:1px solid #22252b;padding:3px 6px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:460px}
 td a{color:#6e9fff}
 .legend{font-size:11px;display:flex;flex-wrap:wrap;gap:2px 12px}
 .legend i{display:inline-block;width:12px;height:3px;margin-right:4px;vertical-align:middle}
@@ -200,31 +200,39 @@ func (r *renderer) timeseries(p panel) string {
 		hi = lo + 1
 	}
 	t0, t1 := float64(r.from.Unix()), float64(r.to.Unix())
-	const w, h, left = 1000.0, 300.0, 70.0
 	unit, dec := p.FieldConfig.Defaults.Unit, p.FieldConfig.Defaults.Decimals
+	// Drawn in the panel's own pixels, so that text is not stretched; the legend takes what it needs.
+	pw, ph := panelSize(p.GridPos)
+	perRow := max(1, int(pw/230))
+	legendRows := min(len(lines), perRow*max(1, int(ph/3/16)))
+	w, left, top := pw, 64.0, 10.0
+	h := ph - float64((legendRows+perRow-1)/perRow)*16 - 22
 	var b strings.Builder
-	legendRows := min(len(lines), 12)
-	svgH := float64(p.GridPos.H*(rowHeight+gridGap)) - 40 - float64((legendRows+2)/3)*15
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" preserveAspectRatio="none" style="width:100%%;height:%.0fpx">`, w, h+20, math.Max(svgH, 60))
+	fmt.Fprintf(&b, `<svg width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f">`, w, h+18, w, h+18)
+	plotH := h - top
 	for i := 0; i <= 4; i++ {
-		y := h - float64(i)/4*h
+		y := top + plotH - float64(i)/4*plotH
 		v := lo + float64(i)/4*(hi-lo)
-		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#2c3235"/><text x="%g" y="%.1f" fill="#8e8e8e" font-size="15" text-anchor="end">%s</text>`,
-			left, w, y, y, left-6, y+5, html.EscapeString(formatValue(v, unit, dec)))
+		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#2c3235"/><text x="%g" y="%.1f" fill="#8e8e8e" font-size="11" text-anchor="end">%s</text>`,
+			left, w, y, y, left-6, y+4, html.EscapeString(formatValue(v, unit, dec)))
 	}
 	for i := 0; i <= 4; i++ {
 		x := left + float64(i)/4*(w-left)
+		anchor := map[int]string{0: "start", 4: "end"}[i]
+		if anchor == "" {
+			anchor = "middle"
+		}
 		ts := time.Unix(int64(t0+float64(i)/4*(t1-t0)), 0).UTC().Format("15:04:05")
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" fill="#8e8e8e" font-size="14" text-anchor="middle">%s</text>`, x, h+18, ts)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#8e8e8e" font-size="11" text-anchor="%s">%s</text>`, x, h+14, anchor, ts)
 	}
 	for i, l := range lines {
 		var pts []string
 		for _, pt := range l.pts {
 			x := left + (pt[0]-t0)/(t1-t0)*(w-left)
-			y := h - (pt[1]-lo)/(hi-lo)*h
+			y := top + plotH - (pt[1]-lo)/(hi-lo)*plotH
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
 		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2.5" vector-effect="non-scaling-stroke" points="%s"/>`, palette[i%len(palette)], strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, palette[i%len(palette)], strings.Join(pts, " "))
 	}
 	b.WriteString(`</svg><div class="legend">`)
 	for i, l := range lines[:legendRows] {
@@ -236,6 +244,14 @@ func (r *renderer) timeseries(p panel) string {
 	}
 	b.WriteString(`</div>`)
 	return b.String()
+}
+
+// panelSize is the drawing area of a panel in pixels: its grid cells less title and padding.
+func panelSize(g gridPos) (float64, float64) {
+	col := (float64(renderWidth-32) - 23*gridGap) / 24
+	w := float64(g.W)*col + float64(g.W-1)*gridGap - 18
+	h := float64(g.H*rowHeight+(g.H-1)*gridGap) - 36
+	return w, h
 }
 
 func (r *renderer) stat(p panel) string {
@@ -365,7 +381,11 @@ func (r *renderer) lokiPanel(p panel) string {
 	sort.SliceStable(matched, func(i, j int) bool { return matched[i].time > matched[j].time })
 	var b strings.Builder
 	b.WriteString(`<div class="note">Loki panel — drawn from the records the receiver wrote (` + fmt.Sprint(len(matched)) + ` match)</div>`)
-	rows := p.GridPos.H - 2
+	_, ph := panelSize(p.GridPos)
+	rows := int((ph - 16) / 19)
+	if p.Type == "logs" {
+		rows = int((ph - 16) / 15)
+	}
 	if len(matched) > rows {
 		matched = matched[:rows]
 	}
@@ -388,6 +408,7 @@ func (r *renderer) lokiPanel(p panel) string {
 		cols = append(cols, k)
 	}
 	sort.Slice(cols, func(i, j int) bool { return org.Options.IndexByName[cols[i]] < org.Options.IndexByName[cols[j]] })
+	links := dataLinks(p)
 	b.WriteString(`<table><tr>`)
 	for _, c := range cols {
 		fmt.Fprintf(&b, `<th>%s</th>`, html.EscapeString(org.Options.RenameByName[c]))
@@ -400,8 +421,8 @@ func (r *renderer) lokiPanel(p panel) string {
 			if c == "Time" {
 				v = rec.time.AsTime().UTC().Format("15:04:05")
 			}
-			if strings.HasPrefix(v, "http") {
-				fmt.Fprintf(&b, `<td><a>%s</a></td>`, html.EscapeString(v))
+			if title, ok := links[c]; ok && v != "" {
+				fmt.Fprintf(&b, `<td><a title="%s">%s ↗</a></td>`, html.EscapeString(v), html.EscapeString(title))
 				continue
 			}
 			fmt.Fprintf(&b, `<td title="%s">%s</td>`, html.EscapeString(v), html.EscapeString(firstLineOf(v)))
@@ -410,6 +431,31 @@ func (r *renderer) lokiPanel(p panel) string {
 	}
 	b.WriteString(`</table>`)
 	return b.String()
+}
+
+// dataLinks maps a field (by its original name) to the title of the data link its column carries.
+func dataLinks(p panel) map[string]string {
+	original := map[string]string{}
+	for _, tr := range p.Transformations {
+		for k, v := range tr.Options.RenameByName {
+			original[v] = k
+		}
+	}
+	out := map[string]string{}
+	for _, o := range p.FieldConfig.Overrides {
+		for _, prop := range o.Properties {
+			if prop.ID != "links" {
+				continue
+			}
+			var links []struct {
+				Title string `json:"title"`
+			}
+			if json.Unmarshal(prop.Value, &links) == nil && len(links) > 0 {
+				out[original[o.Matcher.Options]] = links[0].Title
+			}
+		}
+	}
+	return out
 }
 
 func firstLineOf(s string) string {
@@ -478,21 +524,25 @@ func formatValue(v float64, unit string, decimals *int) string {
 }
 
 // renderAlerts draws Prometheus' view of the rules at the end of the run, like its /alerts page.
-func renderAlerts(t *testing.T, prom *promClient, at time.Time) (string, int) {
+func renderAlerts(t *testing.T, prom *promClient, fired map[string]time.Duration, at time.Time) (string, int) {
 	rules, err := prom.rules()
 	require.NoError(t, err)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<!doctype html><html><head><meta charset="utf-8"><title>Alerts</title><style>%s</style></head><body>`, pageStyle)
-	fmt.Fprintf(&b, `<header><h1>Prometheus alerts — examples/alerting/prometheus-rules.yaml</h1><div class="sub">State at %s UTC in the live test run (the test copy of the rules has for: 2s). Rules without data on the simulated tenant stay inactive.</div></header>`,
+	fmt.Fprintf(&b, `<header><h1>Prometheus alerts — examples/alerting/prometheus-rules.yaml</h1><div class="sub">State at %s UTC at the end of the live test run (its copy of the rules has for: 2s). The simulated tenant breaks an artifact only for 20 s, so SapCpiArtifactInError fired and resolved; the others have no cause there.</div></header>`,
 		at.UTC().Format("15:04:05"))
-	b.WriteString(`<div style="padding:12px 16px"><table><tr><th>Alert</th><th>State</th><th>Severity</th><th>Active instances</th><th>Summary (first instance)</th></tr>`)
+	b.WriteString(`<div style="padding:12px 16px"><table><tr><th>Alert</th><th>State</th><th>Severity</th><th>Active instances</th><th>First firing in the run</th><th>Summary (first instance)</th></tr>`)
 	for _, r := range rules {
 		summary := ""
 		if len(r.Alerts) > 0 {
 			summary = r.Alerts[0].Annotations["summary"]
 		}
-		fmt.Fprintf(&b, `<tr><td>%s</td><td class="%s">%s</td><td>%s</td><td>%d</td><td>%s</td></tr>`,
-			html.EscapeString(r.Name), r.State, r.State, html.EscapeString(r.Labels["severity"]), len(r.Alerts), html.EscapeString(summary))
+		when := "—"
+		if d, ok := fired[r.Name]; ok {
+			when = fmt.Sprintf("after %.0f s", d.Seconds())
+		}
+		fmt.Fprintf(&b, `<tr><td>%s</td><td class="%s">%s</td><td>%s</td><td>%d</td><td>%s</td><td>%s</td></tr>`,
+			html.EscapeString(r.Name), r.State, r.State, html.EscapeString(r.Labels["severity"]), len(r.Alerts), when, html.EscapeString(summary))
 	}
 	b.WriteString(`</table></div></body></html>`)
 	return b.String(), 120 + 26*len(rules) + 40
