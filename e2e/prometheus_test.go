@@ -58,7 +58,7 @@ func TestDashboardsAndAlertsOnARealPrometheus(t *testing.T) {
 	// (retried), and a role missing for LogFiles (403, as when NodeManager.read is not granted).
 	sim := fakecpi.New(fakecpi.Options{
 		Seed: 7, Rate: 5, TimeScale: 20 * time.Second, Backlog: 400, BacklogSpan: 15 * time.Minute,
-		FaultRate: 0.03, FaultKinds: []fakecpi.Fault{fakecpi.FaultThrottle}, ForbiddenPaths: []string{"LogFiles"},
+		FaultRate: 0.06, FaultKinds: []fakecpi.Fault{fakecpi.FaultThrottle}, ForbiddenPaths: []string{"LogFiles"},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
