@@ -10,7 +10,7 @@ FAKECPI   := $(BIN)/fakecpi
 RUNDIR    := $(CURDIR)/.tmp/run
 SOURCES   := $(shell find receiver internal cmd -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build run test unit e2e contrib bench generate fmt vet clean
+.PHONY: all build run test unit e2e prometheus-test screenshots contrib bench generate fmt vet clean
 
 all: build
 
@@ -40,9 +40,9 @@ run: $(OTELCOL) $(FAKECPI)
 	sleep 1; \
 	RUNDIR=$(RUNDIR) $(OTELCOL) --config $(CURDIR)/examples/run-local.yaml
 
-## test: every test — unit tests with the race detector, the end-to-end run of the real binary, and the
-## build of an otelcol-contrib-style manifest with this receiver
-test: unit e2e contrib
+## test: every test — unit tests with the race detector, the end-to-end run of the real binary, the alert
+## rules and dashboards against a real Prometheus, and the build of an otelcol-contrib-style manifest
+test: unit e2e prometheus-test contrib
 
 ## contrib: builds builder-config-contrib.yaml (contrib components plus this receiver) to prove it compiles
 contrib: $(OCB)
@@ -56,7 +56,38 @@ unit:
 	cd deploy && $(GO) test -count=1 ./...
 
 e2e: $(OTELCOL)
-	$(GO) test -tags e2e -count=1 -timeout 20m ./e2e/ -otelcol $(OTELCOL)
+	$(GO) test -tags e2e -count=1 -timeout 20m -skip '$(LIVE_PROM_TEST)' ./e2e/ -otelcol $(OTELCOL)
+
+## prometheus-test: promtool checks and unit-tests the alert rules; then the distribution runs against the
+## simulated tenant with a real Prometheus scraping it, and every dashboard panel query, every rule's
+## selectors and the alerts that must fire are checked on the live data (needs prometheus and promtool:
+## apt-get install -y prometheus)
+PROMETHEUS      ?= prometheus
+PROMTOOL        ?= promtool
+LIVE_PROM_TEST  := TestDashboardsAndAlertsOnARealPrometheus
+prometheus-test: $(OTELCOL)
+	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: install Prometheus (apt-get install -y prometheus) or set PROMTOOL=<path>"; exit 1; }
+	$(PROMTOOL) check rules examples/alerting/prometheus-rules.yaml
+	$(PROMTOOL) test rules examples/alerting/tests/*.yaml
+	$(GO) test -tags e2e -count=1 -timeout 10m -v -run '^$(LIVE_PROM_TEST)$$' ./e2e/ -otelcol $(OTELCOL) -prometheus $(PROMETHEUS)
+
+## screenshots: the live Prometheus run again, rendering the dashboards and Prometheus' alerts from its data
+## as HTML, photographed with headless Chromium into docs/images/ (apt-get install -y chromium). Not part of
+## make test.
+CHROMIUM        ?= chromium
+SHOTS           := $(CURDIR)/.tmp/screenshots
+screenshots: $(OTELCOL)
+	@command -v $(CHROMIUM) >/dev/null || { echo "chromium not found: apt-get install -y chromium, or set CHROMIUM=<path>"; exit 1; }
+	rm -rf $(SHOTS) && mkdir -p $(SHOTS)/html docs/images
+	$(GO) test -tags e2e -count=1 -timeout 10m -run '^$(LIVE_PROM_TEST)$$' ./e2e/ -otelcol $(OTELCOL) -prometheus $(PROMETHEUS) -render $(SHOTS)/html
+	while read -r name width height; do \
+		rm -rf $(SHOTS)/profile && mkdir -p $(SHOTS)/profile; \
+		$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+			--disable-background-networking --disable-component-update --disable-sync \
+			--user-data-dir=$(SHOTS)/profile --hide-scrollbars --screenshot=$(CURDIR)/docs/images/$$name.png \
+			--window-size=$$width,$$height file://$(SHOTS)/html/$$name.html || exit 1; \
+	done < $(SHOTS)/html/pages.txt
+	@ls -l docs/images/*.png
 
 ## bench: decode/map and throughput benchmarks (numbers go to docs/benchmarks.md)
 bench:

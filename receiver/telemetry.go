@@ -30,6 +30,8 @@ type telemetry struct {
 	// inventory, when set, gives the inventory gauges; expiryWarning sizes "expiring".
 	inventory     *inventoryCache
 	expiryWarning time.Duration
+	// durations is the sapcpi.message.duration histogram (built outside mdatagen; see mapping).
+	durations *mapping.DurationHistogram
 }
 
 type iflowStatus struct{ iflow, status string }
@@ -43,8 +45,10 @@ type messageAgg struct {
 }
 
 func newTelemetry() *telemetry {
+	start := time.Now()
 	return &telemetry{
-		start:     time.Now(),
+		start:     start,
+		durations: mapping.NewDurationHistogram(start),
 		messages:  map[iflowStatus]*messageAgg{},
 		steps:     map[[2]string]int64{},
 		calls:     map[[2]string]int64{},
@@ -98,6 +102,7 @@ func (t *telemetry) recordMessages(mpls []cpi.MessageProcessingLog) {
 		}
 		agg.count++
 		if d, ok := mapping.MessageDuration(m); ok {
+			t.durations.Record(id, m.Status, d)
 			s := d.Seconds()
 			agg.duration = true
 			agg.total += s
@@ -159,7 +164,9 @@ func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.
 	if t.inventory != nil {
 		t.inventory.record(mb, ts, now, t.expiryWarning)
 	}
-	return mb.Emit(metadata.WithResource(mapping.TenantResource(mb, t.resource)))
+	metrics := mb.Emit(metadata.WithResource(mapping.TenantResource(mb, t.resource)))
+	t.durations.AppendTo(metrics, now)
+	return metrics
 }
 
 // scrapeMetrics is the metrics scraper of a tenant.

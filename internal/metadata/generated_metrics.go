@@ -2948,7 +2948,7 @@ type metricSapcpiMessageDurationMax struct {
 // init fills sapcpi.message.duration.max metric with initial data.
 func (m *metricSapcpiMessageDurationMax) init() {
 	m.data.SetName("sapcpi.message.duration.max")
-	m.data.SetDescription("Longest processing time (LogEnd minus LogStart) of the MPL states delivered since the previous collection, by iFlow and status.")
+	m.data.SetDescription("Deprecated, kept until the next release: use the sapcpi.message.duration histogram. Longest processing time (LogEnd minus LogStart) of the MPL states delivered since the previous collection, by iFlow and status.")
 	m.data.SetUnit("s")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -3040,7 +3040,7 @@ type metricSapcpiMessageDurationTotal struct {
 // init fills sapcpi.message.duration.total metric with initial data.
 func (m *metricSapcpiMessageDurationTotal) init() {
 	m.data.SetName("sapcpi.message.duration.total")
-	m.data.SetDescription("Sum of processing times (LogEnd minus LogStart) of the MPL states delivered, by iFlow and status; divide by sapcpi.messages for the mean.")
+	m.data.SetDescription("Deprecated, kept until the next release: use the sapcpi.message.duration histogram (its _sum and _count). Sum of processing times (LogEnd minus LogStart) of the MPL states delivered, by iFlow and status; divide by sapcpi.messages for the mean.")
 	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

@@ -1564,7 +1564,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["sapcpi.message.duration.max"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Longest processing time (LogEnd minus LogStart) of the MPL states delivered since the previous collection, by iFlow and status.", mi.Description())
+						assert.Equal(t, "Deprecated, kept until the next release: use the sapcpi.message.duration histogram. Longest processing time (LogEnd minus LogStart) of the MPL states delivered since the previous collection, by iFlow and status.", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1582,7 +1582,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["sapcpi.message.duration.max"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Longest processing time (LogEnd minus LogStart) of the MPL states delivered since the previous collection, by iFlow and status.", mi.Description())
+						assert.Equal(t, "Deprecated, kept until the next release: use the sapcpi.message.duration histogram. Longest processing time (LogEnd minus LogStart) of the MPL states delivered since the previous collection, by iFlow and status.", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1609,7 +1609,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["sapcpi.message.duration.total"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Sum of processing times (LogEnd minus LogStart) of the MPL states delivered, by iFlow and status; divide by sapcpi.messages for the mean.", mi.Description())
+						assert.Equal(t, "Deprecated, kept until the next release: use the sapcpi.message.duration histogram (its _sum and _count). Sum of processing times (LogEnd minus LogStart) of the MPL states delivered, by iFlow and status; divide by sapcpi.messages for the mean.", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1629,7 +1629,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["sapcpi.message.duration.total"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Sum of processing times (LogEnd minus LogStart) of the MPL states delivered, by iFlow and status; divide by sapcpi.messages for the mean.", mi.Description())
+						assert.Equal(t, "Deprecated, kept until the next release: use the sapcpi.message.duration histogram (its _sum and _count). Sum of processing times (LogEnd minus LogStart) of the MPL states delivered, by iFlow and status; divide by sapcpi.messages for the mean.", mi.Description())
 						assert.Equal(t, "s", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
