@@ -20,6 +20,7 @@ import (
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakeaudit"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecalm"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakepush"
 )
 
 func main() {
@@ -37,6 +38,11 @@ func main() {
 	keyOut := flag.String("service-key-out", "", "write a service key JSON for this tenant to this path")
 	auditKeyOut := flag.String("audit-service-key-out", "", "write an auditlog-management service key for the simulated BTP Audit Log retrieval API (served under /btp) to this path")
 	calmKeyOut := flag.String("calm-service-key-out", "", "write an SAP Cloud ALM API service key for the simulated Cloud ALM (served under /calm) to this path")
+	pushTarget := flag.String("push-target", "", "also push MPL states like External Logging: OTEL, JSON or Splunk")
+	pushURL := flag.String("push-url", "", "push target URL (OTEL: the full …/v1/logs URL; Splunk: the HEC base)")
+	pushDropShare := flag.Float64("push-drop-share", 0, "share of push windows never pushed (left to pull)")
+	pushAuth := flag.String("push-auth-header", "", "Authorization header of pushes (e.g. \"Splunk <token>\")")
+	pushEvery := flag.Duration("push-every", time.Second, "push window length")
 	flag.Parse()
 
 	opts := fakecpi.Options{
@@ -102,7 +108,27 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
 	}()
+	pushDone := make(chan struct{})
+	if *pushTarget == "" {
+		close(pushDone)
+	} else {
+		popts := fakepush.Defaults(fakepush.Target(*pushTarget), *pushURL)
+		popts.DropShare, popts.Seed, popts.AuthHeader, popts.TenantURL, popts.Since = *pushDropShare, *seed, *pushAuth, base, time.Now()
+		pusher, err := fakepush.New(sim, popts)
+		if err != nil {
+			log.Fatalf("fakecpi: %v", err)
+		}
+		fmt.Printf("fakecpi: pushing MPL states to %s (%s) every %s\n", *pushURL, *pushTarget, *pushEvery)
+		go func() {
+			defer close(pushDone)
+			if err := pusher.Run(ctx, *pushEvery); err != nil {
+				log.Printf("fakecpi: push stopped: %v", err)
+			}
+			log.Printf("fakecpi: push %+v", pusher.Stats())
+		}()
+	}
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 		log.Fatalf("fakecpi: %v", err)
 	}
+	<-pushDone
 }
