@@ -123,6 +123,7 @@ func letterLayout(c byte, n int) (string, error) {
 	case 'd':
 		return pick(n, "2", "02"), nil
 	case 'H':
+		// Go has no unpadded 24-hour form: H writes "09" where Java writes "9"; both parse.
 		return "15", nil
 	case 'h':
 		return pick(n, "3", "03"), nil

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // The fuzz tests prove the decoders never panic, that what they accept is well-formed, and that their
@@ -111,21 +114,49 @@ func checkOutcome(t *testing.T, body []byte, events []Event, err error) {
 	}
 }
 
-// checkNoEcho fails when the error repeats a 10-byte stretch of the body. Stretches of letters only are
-// allowed: they may be a field name the error rightly names.
+// checkNoEcho fails when the error repeats a 10-byte stretch of the body. The names errors may rightly
+// use (kinds, EDMX field names) are blanked out of the message first, and stretches of letters only
+// are skipped: a fuzzed body may well contain "MessageGuid".
 func checkNoEcho(t *testing.T, body []byte, err error) {
 	t.Helper()
+	if w, ok := echoed(body, err); ok {
+		t.Fatalf("error %q repeats payload bytes %q", err.Error(), w)
+	}
+}
+
+func echoed(body []byte, err error) (string, bool) {
 	msg := err.Error()
+	for _, name := range vocabulary {
+		msg = strings.ReplaceAll(msg, name, "\x00")
+	}
 	const window = 10
 	for i := 0; i+window <= len(body); i++ {
 		w := body[i : i+window]
-		if lettersOnly(w) {
-			continue
-		}
-		if strings.Contains(msg, string(w)) {
-			t.Fatalf("error %q repeats payload bytes %q", msg, w)
+		if !lettersOnly(w) && strings.Contains(msg, string(w)) {
+			return string(w), true
 		}
 	}
+	return "", false
+}
+
+func TestTheEchoCheckCatchesPayloadButNotFieldNames(t *testing.T) {
+	body := []byte(`{"MessageGuid":"AG-4711-secret","sourcetype":"x AdapterAttribute"}`)
+	_, ok := echoed(body, errors.New("bad value AG-4711-secret"))
+	assert.True(t, ok)
+	_, ok = echoed(body, errors.New("event 1 of the batch: AdapterAttribute event without MessageGuid"))
+	assert.False(t, ok)
+}
+
+// vocabulary are the words an error may name, longest first so none is left half blanked.
+var vocabulary = []string{
+	"ArchivingReceiverChannelMessages", "ArchivingSenderChannelMessages", "ArchivingPersistedMessages",
+	"IntegrationArtifact.PackageName", "IntegrationArtifact.PackageId", "ArchivingLogAttachments",
+	"IntegrationArtifact.Name", "IntegrationArtifact.Type", "IntegrationArtifact.Id", "ApplicationMessageType",
+	"ApplicationMessageId", "CustomHeaderProperties", "PreviousComponentName", "OriginComponentName",
+	"LocalComponentName", "IntegrationFlowName", "IntegrationArtifact", "AdapterMessageId", "AdapterAttributes",
+	"AdapterAttribute", "AlternateWebLink", "ArchivingStatus", "CorrelationId", "TransactionId", "CustomHeaders",
+	"CustomHeader", "CustomStatus", "MessageGuid", "AdapterId", "LogStart", "LogLevel", "Receiver", "LogEnd",
+	"Sender", "Status", "Value", "Name", "Run",
 }
 
 func lettersOnly(b []byte) bool {

@@ -74,8 +74,8 @@ type Event struct {
 	// event without LogEnd takes it as LogEnd (SAP sets it to when processing stopped).
 	Time time.Time
 	// Unknown holds the keys this package does not know, with their values as decoded JSON (string,
-	// int64, float64, bool, nil, []any, map[string]any). Keys inside sub-values are written as
-	// "CustomHeaderProperties[1].Key".
+	// int64, float64, bool, nil, []any, map[string]any). Keys inside nested objects are written as
+	// paths: "IntegrationArtifact.Version", "CustomHeaderProperties[1].Key".
 	Unknown map[string]any
 	// Raw is the event's own JSON object, compacted.
 	Raw []byte
