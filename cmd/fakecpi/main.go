@@ -20,6 +20,7 @@ import (
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakeaudit"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecalm"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakepush"
 )
 
 func main() {
@@ -48,6 +49,11 @@ func main() {
 	literalQuotes := flag.Bool("literal-quotes-only", false, "find keyed paths only with literal quotes; %27 answers 404")
 	runsNotFound := flag.Bool("runs-not-found", false, "answer 404 for MPL Runs and RunSteps")
 	traceFormats := flag.String("trace-formats", "classic", "comma list of line formats the trace log files take in turn: classic (#2.0#…), hashed (2026-12-01 20:31:01.726#+00#LEVEL#…), mixed (both, and stray lines)")
+	pushTarget := flag.String("push-target", "", "also push MPL states like External Logging: OTEL, JSON or Splunk")
+	pushURL := flag.String("push-url", "", "push target URL (OTEL: the full …/v1/logs URL; Splunk: the HEC base)")
+	pushDropShare := flag.Float64("push-drop-share", 0, "share of push windows never pushed (left to pull)")
+	pushAuth := flag.String("push-auth-header", "", "Authorization header of pushes (e.g. \"Splunk <token>\")")
+	pushEvery := flag.Duration("push-every", time.Second, "push window length")
 	flag.Parse()
 
 	rounding := fakecpi.Rounding(*secondPrecision)
@@ -125,7 +131,27 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
 	}()
+	pushDone := make(chan struct{})
+	if *pushTarget == "" {
+		close(pushDone)
+	} else {
+		popts := fakepush.Defaults(fakepush.Target(*pushTarget), *pushURL)
+		popts.DropShare, popts.Seed, popts.AuthHeader, popts.TenantURL, popts.Since = *pushDropShare, *seed, *pushAuth, base, time.Now()
+		pusher, err := fakepush.New(sim, popts)
+		if err != nil {
+			log.Fatalf("fakecpi: %v", err)
+		}
+		fmt.Printf("fakecpi: pushing MPL states to %s (%s) every %s\n", *pushURL, *pushTarget, *pushEvery)
+		go func() {
+			defer close(pushDone)
+			if err := pusher.Run(ctx, *pushEvery); err != nil {
+				log.Printf("fakecpi: push stopped: %v", err)
+			}
+			log.Printf("fakecpi: push %+v", pusher.Stats())
+		}()
+	}
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 		log.Fatalf("fakecpi: %v", err)
 	}
+	<-pushDone
 }
