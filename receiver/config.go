@@ -51,6 +51,8 @@ type Config struct {
 	CloudALM CloudALMConfig `mapstructure:"cloud_alm"`
 	// Traces configures message processing as spans, for a traces pipeline.
 	Traces TracesConfig `mapstructure:"traces"`
+	// Push configures the endpoint SAP's External Logging pushes MPLs to (off by default).
+	Push PushConfig `mapstructure:"push"`
 
 	// CollectionInterval is how often the metrics pipeline receives the receiver's metrics.
 	CollectionInterval time.Duration `mapstructure:"collection_interval"`
@@ -339,6 +341,9 @@ func (cfg *Config) Validate() error {
 	}
 	if d := cfg.Traces.ChangeableStatusDelay; cfg.Messages.Enabled && d >= cfg.Messages.Overlap && d > 0 {
 		errs = append(errs, fmt.Errorf("traces.changeable_status_delay: must be shorter than messages.overlap (%s), within which a state is read again; got %s", cfg.Messages.Overlap, d))
+	}
+	if cfg.Push.Enabled && cfg.LeaderElection.Enabled {
+		errs = append(errs, errors.New("push: cannot run with leader_election (SAP would reach pods that do not lead); run the push endpoint in a single-replica StatefulSet"))
 	}
 	return errors.Join(errs...)
 }

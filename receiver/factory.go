@@ -58,6 +58,7 @@ func createDefaultConfig() component.Config {
 		LeaderElection:       defaultLeaderElectionConfig(),
 		CloudALM:             defaultCloudALMConfig(),
 		Traces:               defaultTracesConfig(),
+		Push:                 defaultPushConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Events:               metadata.DefaultEventsConfig(),

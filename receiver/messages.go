@@ -177,12 +177,24 @@ type messageSource struct {
 }
 
 func messageSources(e *sourceEnv) ([]source, error) {
-	if !e.cfg.Messages.Enabled {
+	if !e.cfg.Messages.Enabled && !e.cfg.Push.Enabled {
 		return nil, nil
 	}
 	s := newMessageSource(e.cfg.Messages, e.client, e.mapper, e.out, e.store, e.tel, e.logger("messages"), e.now)
 	s.traces, s.payloads = e.cfg.Traces, e.client
 	s.configureSinks()
+	if e.cfg.Push.Enabled {
+		// The push endpoint delivers through this source's window, so both paths share one key store.
+		s.retain = e.cfg.Push.DedupWindow
+		ps, err := newPushServer(e.cfg.Push, s, e)
+		if err != nil {
+			return nil, err
+		}
+		e.servers = append(e.servers, ps)
+	}
+	if !e.cfg.Messages.Enabled {
+		return nil, nil
+	}
 	return []source{s}, nil
 }
 
@@ -238,7 +250,7 @@ func (s *messageSource) read(ctx context.Context, from, until time.Time, top, sk
 // accepted are they counted in the metrics.
 func (s *messageSource) deliverRecords(ctx context.Context, mpls []cpi.MessageProcessingLog) error {
 	if s.out.logs != nil && s.mapper.Enabled(mapping.EventMessage) {
-		details, err := s.errorDetails(ctx, mpls)
+		details, err := s.errorDetails(ctx, &s.page, mpls)
 		if err != nil {
 			return err
 		}
@@ -252,7 +264,7 @@ func (s *messageSource) deliverRecords(ctx context.Context, mpls []cpi.MessagePr
 
 // errorDetails fetches the error text of the messages whose status asks for it, a few at a time. A text
 // that cannot be fetched is logged and left out: the record itself is not held back for it.
-func (s *messageSource) errorDetails(ctx context.Context, mpls []cpi.MessageProcessingLog) ([]mapping.ErrorDetail, error) {
+func (s *messageSource) errorDetails(ctx context.Context, cache *pageCache, mpls []cpi.MessageProcessingLog) ([]mapping.ErrorDetail, error) {
 	d := s.cfg.ErrorDetails
 	if !d.Enabled {
 		return nil, nil
@@ -264,7 +276,7 @@ func (s *messageSource) errorDetails(ctx context.Context, mpls []cpi.MessageProc
 	forEachBounded(len(mpls), d.MaxConcurrency, func(i int) bool {
 		return slices.Contains(d.Statuses, mpls[i].Status)
 	}, func(i int) {
-		detail, err := s.errorText(ctx, &mpls[i])
+		detail, err := s.errorText(ctx, cache, &mpls[i])
 		if err != nil {
 			mu.Lock()
 			failures++

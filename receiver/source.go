@@ -57,6 +57,8 @@ type sourceEnv struct {
 	tel       *telemetry
 	inventory *inventoryCache
 	now       func() time.Time
+	// servers are what sources serve while the receiver runs (the push endpoint).
+	servers []server
 }
 
 func (e *sourceEnv) logger(source string) *zap.Logger {

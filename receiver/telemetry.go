@@ -23,6 +23,8 @@ type telemetry struct {
 	resource  mapping.Tenant
 	messages  map[iflowStatus]*messageAgg
 	steps     map[[2]string]int64 // failing run steps by iFlow and ModelStepId
+	pushed    map[[2]string]int64 // pushed events by format and outcome
+	unknown   map[string]int64    // unrecognised keys of pushed MPLs
 	calls     map[[2]string]int64
 	throttled map[string]int64
 	marks     map[string]time.Time
@@ -51,6 +53,8 @@ func newTelemetry() *telemetry {
 		durations: mapping.NewDurationHistogram(start),
 		messages:  map[iflowStatus]*messageAgg{},
 		steps:     map[[2]string]int64{},
+		pushed:    map[[2]string]int64{},
+		unknown:   map[string]int64{},
 		calls:     map[[2]string]int64{},
 		throttled: map[string]int64{},
 		marks:     map[string]time.Time{},
@@ -113,6 +117,23 @@ func (t *telemetry) recordMessages(mpls []cpi.MessageProcessingLog) {
 	}
 }
 
+// recordPush counts pushed events by outcome.
+func (t *telemetry) recordPush(format, outcome string, n int) {
+	if n <= 0 {
+		return
+	}
+	t.mu.Lock()
+	t.pushed[[2]string{format, outcome}] += int64(n)
+	t.mu.Unlock()
+}
+
+// recordUnknownField counts a key of a pushed MPL the receiver did not recognise.
+func (t *telemetry) recordUnknownField(key string) {
+	t.mu.Lock()
+	t.unknown[key]++
+	t.mu.Unlock()
+}
+
 // recordFailedSteps counts the failing steps of message traces the traces pipeline accepted.
 func (t *telemetry) recordFailedSteps(traces []mapping.MessageTrace) {
 	t.mu.Lock()
@@ -148,6 +169,12 @@ func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.
 	}
 	for k, n := range t.steps {
 		mb.RecordSapcpiMessageFailedStepsDataPoint(ts, n, k[0], k[1])
+	}
+	for k, n := range t.pushed {
+		mb.RecordSapcpiPushEventsDataPoint(ts, n, metadata.MapAttributeSapCpiPushFormat[k[0]], metadata.MapAttributeSapCpiPushOutcome[k[1]])
+	}
+	for k, n := range t.unknown {
+		mb.RecordSapcpiPushUnknownFieldsDataPoint(ts, n, k)
 	}
 	for k, n := range t.calls {
 		mb.RecordSapcpiAPIRequestsDataPoint(ts, n, k[0], k[1])

@@ -39,6 +39,7 @@ type tenant struct {
 	started bool
 	storage storage.Client
 	cancel  context.CancelFunc
+	servers []server
 
 	// jobsMu guards stopPollers; the election starts and stops pollers from its own goroutine.
 	jobsMu       sync.Mutex
@@ -132,6 +133,15 @@ func (t *tenant) start(ctx context.Context, host component.Host) (err error) {
 		}
 		sources = append(sources, s...)
 	}
+	for i, srv := range env.servers {
+		if err := srv.start(ctx, host); err != nil {
+			for _, started := range env.servers[:i] {
+				_ = started.shutdown(ctx)
+			}
+			return err
+		}
+	}
+	t.servers = env.servers
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
@@ -257,10 +267,14 @@ func (t *tenant) stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("sapcpi: pollers did not stop in time: %w", ctx.Err())
 	}
-	if t.storage != nil {
-		return t.storage.Close(ctx)
+	var errs []error
+	for _, srv := range t.servers {
+		errs = append(errs, srv.shutdown(ctx))
 	}
-	return nil
+	if t.storage != nil {
+		errs = append(errs, t.storage.Close(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // apiSettings builds what every API client shares from one Credentials block: the HTTP client from

@@ -195,22 +195,28 @@ var errRunsAbsent = errors.New("runs are not available on this tenant")
 
 // errorText is a message's error text: the failing step's error when its runs are read anyway (one
 // request less per failed message, the same text on the tenants measured), else ErrorInformation/$value.
-func (s *messageSource) errorText(ctx context.Context, m *cpi.MessageProcessingLog) (mapping.ErrorDetail, error) {
-	s.page.mu.Lock()
-	if d, ok := s.page.errors[m.MessageGuid]; ok {
-		s.page.mu.Unlock()
+// The cache is the pull page's (nil for pushed states, which read no runs).
+func (s *messageSource) errorText(ctx context.Context, cache *pageCache, m *cpi.MessageProcessingLog) (mapping.ErrorDetail, error) {
+	if cache == nil {
+		text, truncated, err := s.client.MessageErrorText(ctx, m.MessageGuid, s.cfg.ErrorDetails.MaxSize)
+		return mapping.ErrorDetail{Text: text, Truncated: truncated}, err
+	}
+	cache.mu.Lock()
+	if d, ok := cache.errors[m.MessageGuid]; ok {
+		cache.mu.Unlock()
 		return d, nil
 	}
-	s.page.mu.Unlock()
+	cache.mu.Unlock()
 	d, err := s.fetchErrorText(ctx, m)
 	if err == nil {
-		s.page.mu.Lock()
-		s.page.errors[m.MessageGuid] = d
-		s.page.mu.Unlock()
+		cache.mu.Lock()
+		cache.errors[m.MessageGuid] = d
+		cache.mu.Unlock()
 	}
 	return d, err
 }
 
+// fetchErrorText reads the text for a pulled state; the window is locked (the page is being delivered).
 func (s *messageSource) fetchErrorText(ctx context.Context, m *cpi.MessageProcessingLog) (mapping.ErrorDetail, error) {
 	limit := s.cfg.ErrorDetails.MaxSize
 	if s.cfg.ErrorDetails.FromRunSteps && s.wantsRuns(m) && !s.window.Has(spanKey(m), sinkSpans) {
@@ -251,7 +257,7 @@ func (s *messageSource) deliverSpans(ctx context.Context, mpls []cpi.MessageProc
 		if m.Status == cpi.StatusFailed || m.Status == cpi.StatusEscalated {
 			if text := mapping.FailingStepError(traces[i].Runs); text != "" {
 				traces[i].ErrorText = text
-			} else if d, err := s.errorText(ctx, m); err == nil {
+			} else if d, err := s.errorText(ctx, &s.page, m); err == nil {
 				traces[i].ErrorText = d.Text
 			}
 		}

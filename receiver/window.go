@@ -2,6 +2,7 @@ package sapcpireceiver
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -58,8 +59,17 @@ type incremental[T any] struct {
 	logger *zap.Logger
 	now    func() time.Time
 
+	// retain, when set, keeps keys at least this long after their timestamp, whatever the next read: for
+	// a window that another path (the push endpoint) also delivers through, and that can repeat a state
+	// later than this source re-reads.
+	retain time.Duration
+
+	// mu is held while entries are checked against the window, delivered and committed: the poll and the
+	// push endpoint deliver through the same window, and a state must not slip past both checks.
+	mu sync.Mutex
 	// window is the committed progress: it only ever holds keys a sink accepted.
 	window *checkpoint.Window
+	loaded bool
 	// firstFrom pins where the very first read starts, so that a first poll that fails does not let
 	// initial_lookback slide.
 	firstFrom time.Time
@@ -70,6 +80,8 @@ func (s *incremental[T]) name() string { return s.label }
 func (s *incremental[T]) interval() time.Duration { return s.every }
 
 func (s *incremental[T]) load(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	w, found, err := s.store.LoadWindow(ctx, s.key)
 	if err != nil {
 		return err
@@ -80,8 +92,20 @@ func (s *incremental[T]) load(ctx context.Context) error {
 	} else if s.window == nil {
 		s.window = checkpoint.NewWindow()
 	}
+	s.loaded = true
 	s.tel.setWatermark(s.label, s.window.Watermark)
 	return nil
+}
+
+// ensureLoaded loads the checkpoint unless that happened already.
+func (s *incremental[T]) ensureLoaded(ctx context.Context) error {
+	s.mu.Lock()
+	loaded := s.loaded
+	s.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	return s.load(ctx)
 }
 
 // readFrom is where the next read starts. Normally it is watermark − overlap, to catch entries written
@@ -122,18 +146,9 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := s.deliver(ctx, page, until); err != nil {
-			return err
-		}
 		// A short page ends the window only if the server says nothing follows: a tenant may page below $top.
 		full := (more || len(page) >= s.pageSize) && len(page) > 0
-		if full {
-			s.window.Advance(s.stamp(&page[len(page)-1]))
-		} else {
-			// Everything before until has been read: the watermark can move there even on a quiet tenant.
-			s.window.Advance(until)
-		}
-		if err := s.commit(ctx, until.Add(-s.cfg.Overlap)); err != nil {
+		if err := s.deliverPage(ctx, page, until, full); err != nil {
 			return err
 		}
 		if !full {
@@ -152,7 +167,25 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 	}
 }
 
+// deliverPage delivers one page and commits: the watermark moves to the page's last entry, or to until
+// when nothing follows.
+func (s *incremental[T]) deliverPage(ctx context.Context, page []T, until time.Time, full bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.deliver(ctx, page, until); err != nil {
+		return err
+	}
+	if full {
+		s.window.Advance(s.stamp(&page[len(page)-1]))
+	} else {
+		// Everything before until has been read: the watermark can move there even on a quiet tenant.
+		s.window.Advance(until)
+	}
+	return s.commit(ctx, until.Add(-s.cfg.Overlap))
+}
+
 // deliver hands the page to each sink in turn; a sink gets the entries it wants and has not accepted.
+// Callers hold mu.
 func (s *incremental[T]) deliver(ctx context.Context, page []T, until time.Time) error {
 	progressed := false
 	for i := range s.sinks {

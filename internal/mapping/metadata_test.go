@@ -43,7 +43,7 @@ func assertSameSet(t *testing.T, want, got []string, msg string) {
 // sets: metadata.yaml is the documented contract.
 func TestEventAttributesMatchMetadataYAML(t *testing.T) {
 	md := loadMetadata(t)
-	for event, ours := range map[string][]string{EventMessage: MessageAttributes, EventAudit: AuditAttributes, EventLogFile: LogFileAttributes,
+	for event, ours := range map[string][]string{EventMessage: append(slices.Clone(MessageAttributes), PushedAttributes...), EventAudit: AuditAttributes, EventLogFile: LogFileAttributes,
 		EventDataStoreOverdue: DataStoreOverdueAttributes, EventArchivingRun: ArchivingRunAttributes, EventExternalLogging: ExternalLoggingAttributes,
 		EventMessagePayload: PayloadAttributes} {
 		assertSameSet(t, md.Events[event].Attributes, ours, event)

@@ -1497,6 +1497,103 @@ func (ms *SapcpiNumberRangeUsageMetricConfig) Validate() error {
 	return nil
 }
 
+// SapcpiPushEventsMetricAttributeKey specifies the key of an attribute for the sapcpi.push.events metric.
+type SapcpiPushEventsMetricAttributeKey string
+
+const (
+	SapcpiPushEventsMetricAttributeKeySapCpiPushFormat  SapcpiPushEventsMetricAttributeKey = "sap.cpi.push.format"
+	SapcpiPushEventsMetricAttributeKeySapCpiPushOutcome SapcpiPushEventsMetricAttributeKey = "sap.cpi.push.outcome"
+)
+
+// SapcpiPushEventsMetricConfig provides config for the sapcpi.push.events metric.
+type SapcpiPushEventsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                               `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiPushEventsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiPushEventsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiPushEventsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiPushEventsMetricAttributeKeySapCpiPushFormat, SapcpiPushEventsMetricAttributeKeySapCpiPushOutcome:
+		default:
+			return fmt.Errorf("metric sapcpi.push.events doesn't have an attribute %v, valid attributes: [sap.cpi.push.format, sap.cpi.push.outcome]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SapcpiPushUnknownFieldsMetricAttributeKey specifies the key of an attribute for the sapcpi.push.unknown_fields metric.
+type SapcpiPushUnknownFieldsMetricAttributeKey string
+
+const (
+	SapcpiPushUnknownFieldsMetricAttributeKeySapCpiPushField SapcpiPushUnknownFieldsMetricAttributeKey = "sap.cpi.push.field"
+)
+
+// SapcpiPushUnknownFieldsMetricConfig provides config for the sapcpi.push.unknown_fields metric.
+type SapcpiPushUnknownFieldsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SapcpiPushUnknownFieldsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SapcpiPushUnknownFieldsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SapcpiPushUnknownFieldsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SapcpiPushUnknownFieldsMetricAttributeKeySapCpiPushField:
+		default:
+			return fmt.Errorf("metric sapcpi.push.unknown_fields doesn't have an attribute %v, valid attributes: [sap.cpi.push.field]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SapcpiReceiverLagMetricAttributeKey specifies the key of an attribute for the sapcpi.receiver.lag metric.
 type SapcpiReceiverLagMetricAttributeKey string
 
@@ -1845,6 +1942,8 @@ type MetricsConfig struct {
 	SapcpiMessageFailedSteps                 SapcpiMessageFailedStepsMetricConfig                 `mapstructure:"sapcpi.message.failed_steps"`
 	SapcpiMessages                           SapcpiMessagesMetricConfig                           `mapstructure:"sapcpi.messages"`
 	SapcpiNumberRangeUsage                   SapcpiNumberRangeUsageMetricConfig                   `mapstructure:"sapcpi.number_range.usage"`
+	SapcpiPushEvents                         SapcpiPushEventsMetricConfig                         `mapstructure:"sapcpi.push.events"`
+	SapcpiPushUnknownFields                  SapcpiPushUnknownFieldsMetricConfig                  `mapstructure:"sapcpi.push.unknown_fields"`
 	SapcpiReceiverLag                        SapcpiReceiverLagMetricConfig                        `mapstructure:"sapcpi.receiver.lag"`
 	SapcpiResourceUsageTotalAvailable        SapcpiResourceUsageTotalAvailableMetricConfig        `mapstructure:"sapcpi.resource_usage.total_available"`
 	SapcpiResourceUsageUsed                  SapcpiResourceUsageUsedMetricConfig                  `mapstructure:"sapcpi.resource_usage.used"`
@@ -2015,6 +2114,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SapcpiNumberRangeUsageMetricAttributeKey{SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate},
+		},
+		SapcpiPushEvents: SapcpiPushEventsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SapcpiPushEventsMetricAttributeKey{SapcpiPushEventsMetricAttributeKeySapCpiPushFormat, SapcpiPushEventsMetricAttributeKeySapCpiPushOutcome},
+		},
+		SapcpiPushUnknownFields: SapcpiPushUnknownFieldsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SapcpiPushUnknownFieldsMetricAttributeKey{SapcpiPushUnknownFieldsMetricAttributeKeySapCpiPushField},
 		},
 		SapcpiReceiverLag: SapcpiReceiverLagMetricConfig{
 			Enabled:             true,

@@ -186,6 +186,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SapcpiNumberRangeUsageMetricAttributeKey{SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate},
 					},
+					SapcpiPushEvents: SapcpiPushEventsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SapcpiPushEventsMetricAttributeKey{SapcpiPushEventsMetricAttributeKeySapCpiPushFormat, SapcpiPushEventsMetricAttributeKeySapCpiPushOutcome},
+					},
+					SapcpiPushUnknownFields: SapcpiPushUnknownFieldsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SapcpiPushUnknownFieldsMetricAttributeKey{SapcpiPushUnknownFieldsMetricAttributeKeySapCpiPushField},
+					},
 					SapcpiReceiverLag: SapcpiReceiverLagMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -403,6 +413,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SapcpiNumberRangeUsageMetricAttributeKey{SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeName, SapcpiNumberRangeUsageMetricAttributeKeySapCpiNumberRangeRotate},
 					},
+					SapcpiPushEvents: SapcpiPushEventsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SapcpiPushEventsMetricAttributeKey{SapcpiPushEventsMetricAttributeKeySapCpiPushFormat, SapcpiPushEventsMetricAttributeKeySapCpiPushOutcome},
+					},
+					SapcpiPushUnknownFields: SapcpiPushUnknownFieldsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SapcpiPushUnknownFieldsMetricAttributeKey{SapcpiPushUnknownFieldsMetricAttributeKeySapCpiPushField},
+					},
 					SapcpiReceiverLag: SapcpiReceiverLagMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -460,7 +480,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAccessPoliciesMetricConfig{}, SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiArchivingLastRunFailedMetricConfig{}, SapcpiArchivingLastRunMplsFailedMetricConfig{}, SapcpiArchivingOldestUnarchivedMplAgeMetricConfig{}, SapcpiDataStoreEntriesMetricConfig{}, SapcpiDataStoreOverdueEntriesMetricConfig{}, SapcpiExternalLoggingActiveMetricConfig{}, SapcpiExternalLoggingAverageAvailabilityMetricConfig{}, SapcpiExternalLoggingAverageLagMetricConfig{}, SapcpiExternalLoggingAverageLoadMetricConfig{}, SapcpiExternalLoggingHasErrorMetricConfig{}, SapcpiIntegrationPackagesMetricConfig{}, SapcpiJmsCapacityLimitMetricConfig{}, SapcpiJmsCapacityUsedMetricConfig{}, SapcpiJmsQueueActiveMetricConfig{}, SapcpiJmsQueueFillGradeMetricConfig{}, SapcpiJmsQueueMessagesMetricConfig{}, SapcpiJmsQueueSizeMetricConfig{}, SapcpiJmsQueueStateMetricConfig{}, SapcpiJmsQueuesMetricConfig{}, SapcpiJmsQueuesLimitMetricConfig{}, SapcpiJmsQueuesUsedMetricConfig{}, SapcpiKeystoreEntriesExpiringMetricConfig{}, SapcpiKeystoreEntryTimeToExpiryMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessageFailedStepsMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiNumberRangeUsageMetricConfig{}, SapcpiReceiverLagMetricConfig{}, SapcpiResourceUsageTotalAvailableMetricConfig{}, SapcpiResourceUsageUsedMetricConfig{}, SapcpiResourceUsageUtilizationMetricConfig{}, SapcpiRuntimeArtifactsMetricConfig{}, SapcpiRuntimeArtifactsInErrorMetricConfig{}, SapcpiServiceEndpointsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SapcpiAccessPoliciesMetricConfig{}, SapcpiAlmErrorRateMetricConfig{}, SapcpiAlmExecutionsMetricConfig{}, SapcpiAlmHealthLimitMetricConfig{}, SapcpiAlmHealthUsageMetricConfig{}, SapcpiAlmHealthValueMetricConfig{}, SapcpiAPIRequestsMetricConfig{}, SapcpiAPIThrottledMetricConfig{}, SapcpiArchivingLastRunFailedMetricConfig{}, SapcpiArchivingLastRunMplsFailedMetricConfig{}, SapcpiArchivingOldestUnarchivedMplAgeMetricConfig{}, SapcpiDataStoreEntriesMetricConfig{}, SapcpiDataStoreOverdueEntriesMetricConfig{}, SapcpiExternalLoggingActiveMetricConfig{}, SapcpiExternalLoggingAverageAvailabilityMetricConfig{}, SapcpiExternalLoggingAverageLagMetricConfig{}, SapcpiExternalLoggingAverageLoadMetricConfig{}, SapcpiExternalLoggingHasErrorMetricConfig{}, SapcpiIntegrationPackagesMetricConfig{}, SapcpiJmsCapacityLimitMetricConfig{}, SapcpiJmsCapacityUsedMetricConfig{}, SapcpiJmsQueueActiveMetricConfig{}, SapcpiJmsQueueFillGradeMetricConfig{}, SapcpiJmsQueueMessagesMetricConfig{}, SapcpiJmsQueueSizeMetricConfig{}, SapcpiJmsQueueStateMetricConfig{}, SapcpiJmsQueuesMetricConfig{}, SapcpiJmsQueuesLimitMetricConfig{}, SapcpiJmsQueuesUsedMetricConfig{}, SapcpiKeystoreEntriesExpiringMetricConfig{}, SapcpiKeystoreEntryTimeToExpiryMetricConfig{}, SapcpiMessageDurationMaxMetricConfig{}, SapcpiMessageDurationTotalMetricConfig{}, SapcpiMessageFailedStepsMetricConfig{}, SapcpiMessagesMetricConfig{}, SapcpiNumberRangeUsageMetricConfig{}, SapcpiPushEventsMetricConfig{}, SapcpiPushUnknownFieldsMetricConfig{}, SapcpiReceiverLagMetricConfig{}, SapcpiResourceUsageTotalAvailableMetricConfig{}, SapcpiResourceUsageUsedMetricConfig{}, SapcpiResourceUsageUtilizationMetricConfig{}, SapcpiRuntimeArtifactsMetricConfig{}, SapcpiRuntimeArtifactsInErrorMetricConfig{}, SapcpiServiceEndpointsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -774,6 +794,30 @@ func TestSapcpiNumberRangeUsageMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.number_range.usage doesn't have an attribute invalid, valid attributes: [sap.cpi.number_range.name, sap.cpi.number_range.rotate]")
 
 	cfg = DefaultMetricsConfig().SapcpiNumberRangeUsage
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiPushEventsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiPushEvents
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiPushEventsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.push.events doesn't have an attribute invalid, valid attributes: [sap.cpi.push.format, sap.cpi.push.outcome]")
+
+	cfg = DefaultMetricsConfig().SapcpiPushEvents
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSapcpiPushUnknownFieldsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SapcpiPushUnknownFields
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SapcpiPushUnknownFieldsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric sapcpi.push.unknown_fields doesn't have an attribute invalid, valid attributes: [sap.cpi.push.field]")
+
+	cfg = DefaultMetricsConfig().SapcpiPushUnknownFields
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -181,7 +181,7 @@ func TestLogsBuilder(t *testing.T) {
 			lb.RecordSapCpiLogFileEvent(ctx, timestamp, "sap.cpi.log_file.name-val", AttributeSapCpiLogFileTypeHTTP, "sap.cpi.log_file.application-val", 21, false, "http.request.method-val", "url.path-val", 25, 23, "client.address-val", "network.protocol.version-val", "user.name-val", 28, "sap.cpi.log_file.logger-val", "thread.name-val", "sap.cpi.log_file.component-val")
 			defaultEventsCount++
 			allEventsCount++
-			lb.RecordSapCpiMessageEvent(ctx, timestamp, "sap.cpi.iflow.id-val", "sap.cpi.iflow.name-val", "sap.cpi.iflow.type-val", "sap.cpi.message.application_id-val", "sap.cpi.message.application_type-val", "sap.cpi.message.archiving_status-val", "sap.cpi.message.correlation_id-val", map[string]any{"key1": "sap.cpi.message.custom_headers-val1", "key2": "sap.cpi.message.custom_headers-val2"}, "sap.cpi.message.custom_status-val", 27, "sap.cpi.message.end-val", "sap.cpi.message.error_text-val", true, "sap.cpi.message.id-val", "sap.cpi.message.local_component-val", "sap.cpi.message.log_level-val", "sap.cpi.message.origin_component-val", "sap.cpi.message.previous_component-val", "sap.cpi.message.receiver-val", "sap.cpi.message.sender-val", "sap.cpi.message.start-val", "sap.cpi.message.status-val", "sap.cpi.message.transaction_id-val", "sap.cpi.message.web_link-val", "sap.cpi.package.id-val", "sap.cpi.package.name-val")
+			lb.RecordSapCpiMessageEvent(ctx, timestamp, "sap.cpi.iflow.id-val", "sap.cpi.iflow.name-val", "sap.cpi.iflow.type-val", "sap.cpi.message.application_id-val", "sap.cpi.message.application_type-val", "sap.cpi.message.archiving_status-val", "sap.cpi.message.correlation_id-val", map[string]any{"key1": "sap.cpi.message.custom_headers-val1", "key2": "sap.cpi.message.custom_headers-val2"}, "sap.cpi.message.custom_status-val", 27, "sap.cpi.message.end-val", "sap.cpi.message.error_text-val", true, "sap.cpi.message.id-val", "sap.cpi.message.local_component-val", "sap.cpi.message.log_level-val", "sap.cpi.message.origin_component-val", "sap.cpi.message.previous_component-val", "sap.cpi.message.receiver-val", "sap.cpi.message.sender-val", "sap.cpi.message.start-val", "sap.cpi.message.status-val", "sap.cpi.message.transaction_id-val", "sap.cpi.message.web_link-val", "sap.cpi.package.id-val", "sap.cpi.package.name-val", map[string]any{"key1": "sap.cpi.message.adapter_attributes-val1", "key2": "sap.cpi.message.adapter_attributes-val2"}, AttributeSapCpiPushFormatOtlp, map[string]any{"key1": "sap.cpi.push.unknown_fields-val1", "key2": "sap.cpi.push.unknown_fields-val2"}, "sap.cpi.push.raw-val")
 			defaultEventsCount++
 			allEventsCount++
 			lb.RecordSapCpiMessagePayloadEvent(ctx, timestamp, "sap.cpi.message.id-val", "sap.cpi.iflow.id-val", AttributeSapCpiPayloadKindMessageStore, "sap.cpi.payload.entry_id-val", "sap.cpi.payload.name-val", "sap.cpi.payload.content_type-val", 20, false, AttributeSapCpiPayloadEncodingText)
@@ -832,6 +832,18 @@ func TestLogsBuilder(t *testing.T) {
 					attrVal, ok = lr.Attributes().Get("sap.cpi.package.name")
 					assert.True(t, ok)
 					assert.Equal(t, "sap.cpi.package.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.message.adapter_attributes")
+					assert.True(t, ok)
+					assert.Equal(t, map[string]any{"key1": "sap.cpi.message.adapter_attributes-val1", "key2": "sap.cpi.message.adapter_attributes-val2"}, attrVal.Map().AsRaw())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.push.format")
+					assert.True(t, ok)
+					assert.Equal(t, "otlp", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.push.unknown_fields")
+					assert.True(t, ok)
+					assert.Equal(t, map[string]any{"key1": "sap.cpi.push.unknown_fields-val1", "key2": "sap.cpi.push.unknown_fields-val2"}, attrVal.Map().AsRaw())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.push.raw")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.push.raw-val", attrVal.Str())
 				case "sap.cpi.message.payload":
 					assert.False(t, validatedEvents["sap.cpi.message.payload"], "Found a duplicate in the events slice: sap.cpi.message.payload")
 					validatedEvents["sap.cpi.message.payload"] = true

@@ -243,6 +243,70 @@ var MapAttributeSapCpiPayloadKind = map[string]AttributeSapCpiPayloadKind{
 	"attachment":    AttributeSapCpiPayloadKindAttachment,
 }
 
+// AttributeSapCpiPushFormat specifies the value sap.cpi.push.format attribute.
+type AttributeSapCpiPushFormat int
+
+const (
+	_ AttributeSapCpiPushFormat = iota
+	AttributeSapCpiPushFormatOtlp
+	AttributeSapCpiPushFormatJSON
+	AttributeSapCpiPushFormatSplunkHec
+)
+
+// String returns the string representation of the AttributeSapCpiPushFormat.
+func (av AttributeSapCpiPushFormat) String() string {
+	switch av {
+	case AttributeSapCpiPushFormatOtlp:
+		return "otlp"
+	case AttributeSapCpiPushFormatJSON:
+		return "json"
+	case AttributeSapCpiPushFormatSplunkHec:
+		return "splunk_hec"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiPushFormat is a helper map of string to AttributeSapCpiPushFormat attribute value.
+var MapAttributeSapCpiPushFormat = map[string]AttributeSapCpiPushFormat{
+	"otlp":       AttributeSapCpiPushFormatOtlp,
+	"json":       AttributeSapCpiPushFormatJSON,
+	"splunk_hec": AttributeSapCpiPushFormatSplunkHec,
+}
+
+// AttributeSapCpiPushOutcome specifies the value sap.cpi.push.outcome attribute.
+type AttributeSapCpiPushOutcome int
+
+const (
+	_ AttributeSapCpiPushOutcome = iota
+	AttributeSapCpiPushOutcomeAccepted
+	AttributeSapCpiPushOutcomeDuplicate
+	AttributeSapCpiPushOutcomeRefused
+	AttributeSapCpiPushOutcomeOrphaned
+)
+
+// String returns the string representation of the AttributeSapCpiPushOutcome.
+func (av AttributeSapCpiPushOutcome) String() string {
+	switch av {
+	case AttributeSapCpiPushOutcomeAccepted:
+		return "accepted"
+	case AttributeSapCpiPushOutcomeDuplicate:
+		return "duplicate"
+	case AttributeSapCpiPushOutcomeRefused:
+		return "refused"
+	case AttributeSapCpiPushOutcomeOrphaned:
+		return "orphaned"
+	}
+	return ""
+}
+
+// MapAttributeSapCpiPushOutcome is a helper map of string to AttributeSapCpiPushOutcome attribute value.
+var MapAttributeSapCpiPushOutcome = map[string]AttributeSapCpiPushOutcome{
+	"accepted":  AttributeSapCpiPushOutcomeAccepted,
+	"duplicate": AttributeSapCpiPushOutcomeDuplicate,
+	"refused":   AttributeSapCpiPushOutcomeRefused,
+	"orphaned":  AttributeSapCpiPushOutcomeOrphaned,
+}
+
 var MetricsInfo = metricsInfo{
 	SapcpiAccessPolicies: metricInfo{
 		Name: "sapcpi.access_policies",
@@ -378,6 +442,14 @@ var MetricsInfo = metricsInfo{
 		Name:       "sapcpi.number_range.usage",
 		Attributes: []string{"sap.cpi.number_range.name", "sap.cpi.number_range.rotate"},
 	},
+	SapcpiPushEvents: metricInfo{
+		Name:       "sapcpi.push.events",
+		Attributes: []string{"sap.cpi.push.format", "sap.cpi.push.outcome"},
+	},
+	SapcpiPushUnknownFields: metricInfo{
+		Name:       "sapcpi.push.unknown_fields",
+		Attributes: []string{"sap.cpi.push.field"},
+	},
 	SapcpiReceiverLag: metricInfo{
 		Name:       "sapcpi.receiver.lag",
 		Attributes: []string{"sap.cpi.source"},
@@ -444,6 +516,8 @@ type metricsInfo struct {
 	SapcpiMessageFailedSteps                 metricInfo
 	SapcpiMessages                           metricInfo
 	SapcpiNumberRangeUsage                   metricInfo
+	SapcpiPushEvents                         metricInfo
+	SapcpiPushUnknownFields                  metricInfo
 	SapcpiReceiverLag                        metricInfo
 	SapcpiResourceUsageTotalAvailable        metricInfo
 	SapcpiResourceUsageUsed                  metricInfo
@@ -3404,6 +3478,191 @@ func newMetricSapcpiNumberRangeUsage(cfg SapcpiNumberRangeUsageMetricConfig) met
 	return m
 }
 
+type metricSapcpiPushEvents struct {
+	data          pmetric.Metric               // data buffer for generated metric.
+	config        SapcpiPushEventsMetricConfig // metric config provided by user.
+	capacity      int                          // max observed number of data points added to the metric.
+	aggDataPoints []int64                      // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.push.events metric with initial data.
+func (m *metricSapcpiPushEvents) init() {
+	m.data.SetName("sapcpi.push.events")
+	m.data.SetDescription("Events SAP's External Logging pushed, by target format and outcome.")
+	m.data.SetUnit("{event}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiPushEvents) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiPushFormatAttributeValue string, sapCpiPushOutcomeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiPushEventsMetricAttributeKeySapCpiPushFormat) {
+		dp.Attributes().PutStr("sap.cpi.push.format", sapCpiPushFormatAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SapcpiPushEventsMetricAttributeKeySapCpiPushOutcome) {
+		dp.Attributes().PutStr("sap.cpi.push.outcome", sapCpiPushOutcomeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiPushEvents) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiPushEvents) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiPushEvents(cfg SapcpiPushEventsMetricConfig) metricSapcpiPushEvents {
+	m := metricSapcpiPushEvents{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSapcpiPushUnknownFields struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        SapcpiPushUnknownFieldsMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []int64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills sapcpi.push.unknown_fields metric with initial data.
+func (m *metricSapcpiPushUnknownFields) init() {
+	m.data.SetName("sapcpi.push.unknown_fields")
+	m.data.SetDescription("Keys of pushed MPLs the receiver does not recognise, by key. SAP publishes no field list for the pushed MPL; a key counted here is a guess of the receiver's that was wrong.")
+	m.data.SetUnit("{field}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSapcpiPushUnknownFields) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sapCpiPushFieldAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SapcpiPushUnknownFieldsMetricAttributeKeySapCpiPushField) {
+		dp.Attributes().PutStr("sap.cpi.push.field", sapCpiPushFieldAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSapcpiPushUnknownFields) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSapcpiPushUnknownFields) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSapcpiPushUnknownFields(cfg SapcpiPushUnknownFieldsMetricConfig) metricSapcpiPushUnknownFields {
+	m := metricSapcpiPushUnknownFields{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSapcpiReceiverLag struct {
 	data          pmetric.Metric                // data buffer for generated metric.
 	config        SapcpiReceiverLagMetricConfig // metric config provided by user.
@@ -4040,6 +4299,8 @@ type MetricsBuilder struct {
 	metricSapcpiMessageFailedSteps                 metricSapcpiMessageFailedSteps
 	metricSapcpiMessages                           metricSapcpiMessages
 	metricSapcpiNumberRangeUsage                   metricSapcpiNumberRangeUsage
+	metricSapcpiPushEvents                         metricSapcpiPushEvents
+	metricSapcpiPushUnknownFields                  metricSapcpiPushUnknownFields
 	metricSapcpiReceiverLag                        metricSapcpiReceiverLag
 	metricSapcpiResourceUsageTotalAvailable        metricSapcpiResourceUsageTotalAvailable
 	metricSapcpiResourceUsageUsed                  metricSapcpiResourceUsageUsed
@@ -4108,6 +4369,8 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricSapcpiMessageFailedSteps:                 newMetricSapcpiMessageFailedSteps(mbc.Metrics.SapcpiMessageFailedSteps),
 		metricSapcpiMessages:                           newMetricSapcpiMessages(mbc.Metrics.SapcpiMessages),
 		metricSapcpiNumberRangeUsage:                   newMetricSapcpiNumberRangeUsage(mbc.Metrics.SapcpiNumberRangeUsage),
+		metricSapcpiPushEvents:                         newMetricSapcpiPushEvents(mbc.Metrics.SapcpiPushEvents),
+		metricSapcpiPushUnknownFields:                  newMetricSapcpiPushUnknownFields(mbc.Metrics.SapcpiPushUnknownFields),
 		metricSapcpiReceiverLag:                        newMetricSapcpiReceiverLag(mbc.Metrics.SapcpiReceiverLag),
 		metricSapcpiResourceUsageTotalAvailable:        newMetricSapcpiResourceUsageTotalAvailable(mbc.Metrics.SapcpiResourceUsageTotalAvailable),
 		metricSapcpiResourceUsageUsed:                  newMetricSapcpiResourceUsageUsed(mbc.Metrics.SapcpiResourceUsageUsed),
@@ -4313,6 +4576,8 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSapcpiMessageFailedSteps.emit(ils.Metrics())
 	mb.metricSapcpiMessages.emit(ils.Metrics())
 	mb.metricSapcpiNumberRangeUsage.emit(ils.Metrics())
+	mb.metricSapcpiPushEvents.emit(ils.Metrics())
+	mb.metricSapcpiPushUnknownFields.emit(ils.Metrics())
 	mb.metricSapcpiReceiverLag.emit(ils.Metrics())
 	mb.metricSapcpiResourceUsageTotalAvailable.emit(ils.Metrics())
 	mb.metricSapcpiResourceUsageUsed.emit(ils.Metrics())
@@ -4529,6 +4794,16 @@ func (mb *MetricsBuilder) RecordSapcpiMessagesDataPoint(ts pcommon.Timestamp, va
 // RecordSapcpiNumberRangeUsageDataPoint adds a data point to sapcpi.number_range.usage metric.
 func (mb *MetricsBuilder) RecordSapcpiNumberRangeUsageDataPoint(ts pcommon.Timestamp, val float64, sapCpiNumberRangeNameAttributeValue string, sapCpiNumberRangeRotateAttributeValue bool) {
 	mb.metricSapcpiNumberRangeUsage.recordDataPoint(mb.startTime, ts, val, sapCpiNumberRangeNameAttributeValue, sapCpiNumberRangeRotateAttributeValue)
+}
+
+// RecordSapcpiPushEventsDataPoint adds a data point to sapcpi.push.events metric.
+func (mb *MetricsBuilder) RecordSapcpiPushEventsDataPoint(ts pcommon.Timestamp, val int64, sapCpiPushFormatAttributeValue AttributeSapCpiPushFormat, sapCpiPushOutcomeAttributeValue AttributeSapCpiPushOutcome) {
+	mb.metricSapcpiPushEvents.recordDataPoint(mb.startTime, ts, val, sapCpiPushFormatAttributeValue.String(), sapCpiPushOutcomeAttributeValue.String())
+}
+
+// RecordSapcpiPushUnknownFieldsDataPoint adds a data point to sapcpi.push.unknown_fields metric.
+func (mb *MetricsBuilder) RecordSapcpiPushUnknownFieldsDataPoint(ts pcommon.Timestamp, val int64, sapCpiPushFieldAttributeValue string) {
+	mb.metricSapcpiPushUnknownFields.recordDataPoint(mb.startTime, ts, val, sapCpiPushFieldAttributeValue)
 }
 
 // RecordSapcpiReceiverLagDataPoint adds a data point to sapcpi.receiver.lag metric.

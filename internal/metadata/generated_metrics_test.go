@@ -93,6 +93,8 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["sapcpi.message.failed_steps"] = mb.metricSapcpiMessageFailedSteps.config.AggregationStrategy
 			aggMap["sapcpi.messages"] = mb.metricSapcpiMessages.config.AggregationStrategy
 			aggMap["sapcpi.number_range.usage"] = mb.metricSapcpiNumberRangeUsage.config.AggregationStrategy
+			aggMap["sapcpi.push.events"] = mb.metricSapcpiPushEvents.config.AggregationStrategy
+			aggMap["sapcpi.push.unknown_fields"] = mb.metricSapcpiPushUnknownFields.config.AggregationStrategy
 			aggMap["sapcpi.receiver.lag"] = mb.metricSapcpiReceiverLag.config.AggregationStrategy
 			aggMap["sapcpi.resource_usage.total_available"] = mb.metricSapcpiResourceUsageTotalAvailable.config.AggregationStrategy
 			aggMap["sapcpi.resource_usage.used"] = mb.metricSapcpiResourceUsageUsed.config.AggregationStrategy
@@ -295,6 +297,18 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSapcpiPushEventsDataPoint(ts, 1, AttributeSapCpiPushFormatOtlp, AttributeSapCpiPushOutcomeAccepted)
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiPushEventsDataPoint(ts, 3, AttributeSapCpiPushFormatJSON, AttributeSapCpiPushOutcomeDuplicate)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSapcpiPushUnknownFieldsDataPoint(ts, 1, "sap.cpi.push.field-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSapcpiPushUnknownFieldsDataPoint(ts, 3, "sap.cpi.push.field-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSapcpiReceiverLagDataPoint(ts, 1, "sap.cpi.source-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSapcpiReceiverLagDataPoint(ts, 3, "sap.cpi.source-val-2")
@@ -378,6 +392,8 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricSapcpiMessageFailedSteps.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiNumberRangeUsage.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiPushEvents.aggDataPoints)
+				assert.Empty(t, mb.metricSapcpiPushUnknownFields.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiReceiverLag.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiResourceUsageTotalAvailable.aggDataPoints)
 				assert.Empty(t, mb.metricSapcpiResourceUsageUsed.aggDataPoints)
@@ -1793,6 +1809,99 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("sap.cpi.number_range.name")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("sap.cpi.number_range.rotate")
+						assert.False(t, ok)
+					}
+				case "sapcpi.push.events":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.push.events"], "Found a duplicate in the metrics slice: sapcpi.push.events")
+						validatedMetrics["sapcpi.push.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Events SAP's External Logging pushed, by target format and outcome.", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiPushFormatAttrVal, ok := dp.Attributes().Get("sap.cpi.push.format")
+						assert.True(t, ok)
+						assert.Equal(t, "otlp", sapCpiPushFormatAttrVal.Str())
+						sapCpiPushOutcomeAttrVal, ok := dp.Attributes().Get("sap.cpi.push.outcome")
+						assert.True(t, ok)
+						assert.Equal(t, "accepted", sapCpiPushOutcomeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.push.events"], "Found a duplicate in the metrics slice: sapcpi.push.events")
+						validatedMetrics["sapcpi.push.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Events SAP's External Logging pushed, by target format and outcome.", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.push.events"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.push.format")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("sap.cpi.push.outcome")
+						assert.False(t, ok)
+					}
+				case "sapcpi.push.unknown_fields":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["sapcpi.push.unknown_fields"], "Found a duplicate in the metrics slice: sapcpi.push.unknown_fields")
+						validatedMetrics["sapcpi.push.unknown_fields"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Keys of pushed MPLs the receiver does not recognise, by key. SAP publishes no field list for the pushed MPL; a key counted here is a guess of the receiver's that was wrong.", mi.Description())
+						assert.Equal(t, "{field}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						sapCpiPushFieldAttrVal, ok := dp.Attributes().Get("sap.cpi.push.field")
+						assert.True(t, ok)
+						assert.Equal(t, "sap.cpi.push.field-val", sapCpiPushFieldAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["sapcpi.push.unknown_fields"], "Found a duplicate in the metrics slice: sapcpi.push.unknown_fields")
+						validatedMetrics["sapcpi.push.unknown_fields"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Keys of pushed MPLs the receiver does not recognise, by key. SAP publishes no field list for the pushed MPL; a key counted here is a guess of the receiver's that was wrong.", mi.Description())
+						assert.Equal(t, "{field}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["sapcpi.push.unknown_fields"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("sap.cpi.push.field")
 						assert.False(t, ok)
 					}
 				case "sapcpi.receiver.lag":

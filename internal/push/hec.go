@@ -3,6 +3,7 @@ package push
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -105,3 +106,32 @@ func hecTime(raw json.RawMessage) (time.Time, error) {
 	}
 	return time.Unix(sec, nanos).UTC(), nil
 }
+
+// IsHECProbe tells a body of HEC envelopes whose events are plain text — the test event SAP's Splunk
+// activation posts — from a broken push: such a body carries no MPL, and answering it with an error
+// would fail the activation.
+func IsHECProbe(body []byte) bool {
+	probe := false
+	err := eachValue(body, "event", func(_ int, raw []byte) error {
+		var env map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return err
+		}
+		for k, v := range env {
+			if !strings.EqualFold(k, "event") {
+				continue
+			}
+			var text string
+			v = bytes.TrimSpace(v)
+			if json.Unmarshal(v, &text) != nil || strings.HasPrefix(strings.TrimSpace(text), "{") {
+				return errNotProbe
+			}
+			probe = true
+			return nil
+		}
+		return errNotProbe
+	})
+	return err == nil && probe
+}
+
+var errNotProbe = errors.New("not a probe")
