@@ -49,6 +49,9 @@ type Config struct {
 	LeaderElection LeaderElectionConfig `mapstructure:"leader_election"`
 	// CloudALM configures the SAP Cloud ALM Analytics source (on when it has credentials).
 	CloudALM CloudALMConfig `mapstructure:"cloud_alm"`
+	// Operations configures the tenant's operational state: data stores, number ranges, resource usage,
+	// archiving, External Logging health, JMS queues, certificate-to-user mappings, access policies.
+	Operations OperationsConfig `mapstructure:"operations"`
 
 	// CollectionInterval is how often the metrics pipeline receives the receiver's metrics.
 	CollectionInterval time.Duration `mapstructure:"collection_interval"`
@@ -295,6 +298,9 @@ type RateLimitsConfig struct {
 	DesignTime            RateLimit `mapstructure:"design_time"`
 	Monitoring            RateLimit `mapstructure:"monitoring"`
 	AuditLogs             RateLimit `mapstructure:"audit_logs"`
+	DataStores            RateLimit `mapstructure:"data_stores"`
+	NumberRanges          RateLimit `mapstructure:"number_ranges"`
+	ExternalLogging       RateLimit `mapstructure:"external_logging"`
 }
 
 func (r RateLimitsConfig) byGroup() map[string]RateLimit {
@@ -305,6 +311,9 @@ func (r RateLimitsConfig) byGroup() map[string]RateLimit {
 		cpi.GroupDesignTime.Name:       r.DesignTime,
 		cpi.GroupMonitoring.Name:       r.Monitoring,
 		cpi.GroupAudit.Name:            r.AuditLogs,
+		cpi.GroupDataStores.Name:       r.DataStores,
+		cpi.GroupNumberRanges.Name:     r.NumberRanges,
+		cpi.GroupExternalLogging.Name:  r.ExternalLogging,
 	}
 }
 

@@ -29,6 +29,8 @@ type telemetry struct {
 	// inventory, when set, gives the inventory gauges; expiryWarning sizes "expiring".
 	inventory     *inventoryCache
 	expiryWarning time.Duration
+	// operations gives the gauges of the operational state (operations.go).
+	operations *operationsCache
 }
 
 type iflowStatus struct{ iflow, status string }
@@ -43,11 +45,12 @@ type messageAgg struct {
 
 func newTelemetry() *telemetry {
 	return &telemetry{
-		start:     time.Now(),
-		messages:  map[iflowStatus]*messageAgg{},
-		calls:     map[[2]string]int64{},
-		throttled: map[string]int64{},
-		marks:     map[string]time.Time{},
+		start:      time.Now(),
+		messages:   map[iflowStatus]*messageAgg{},
+		calls:      map[[2]string]int64{},
+		throttled:  map[string]int64{},
+		marks:      map[string]time.Time{},
+		operations: &operationsCache{},
 	}
 }
 
@@ -136,6 +139,7 @@ func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.
 	if t.inventory != nil {
 		t.inventory.record(mb, ts, now, t.expiryWarning)
 	}
+	t.operations.record(mb, ts, now)
 	return mb.Emit(metadata.WithResource(mapping.TenantResource(mb, t.resource)))
 }
 
