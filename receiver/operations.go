@@ -252,8 +252,8 @@ type dataStoreSource struct {
 	logger *zap.Logger
 	now    func() time.Time
 
+	// prev is the state last delivered (nil before the first delivery without a checkpoint).
 	prev    []cpi.DataStore
-	loaded  bool
 	lastErr string // of the entries read, logged once
 }
 
@@ -281,11 +281,10 @@ func (s *dataStoreSource) interval() time.Duration { return s.cfg.Interval }
 
 func (s *dataStoreSource) load(ctx context.Context) error {
 	var st dataStoreState
-	found, err := s.store.Load(ctx, s.name(), &st)
-	if err != nil {
+	if _, err := s.store.Load(ctx, s.name(), &st); err != nil {
 		return err
 	}
-	s.prev, s.loaded = nil, found
+	s.prev = nil
 	for _, r := range st.Stores {
 		s.prev = append(s.prev, cpi.DataStore{DataStoreName: r.Name, IntegrationFlow: r.Flow, Type: r.Type, Visibility: r.Visibility,
 			NumberOfMessages: cpi.Int64(r.Entries), NumberOfOverdueMessages: cpi.Int64(r.Overdue)})
@@ -334,7 +333,7 @@ func (s *dataStoreSource) poll(ctx context.Context) error {
 	if err := s.store.Save(ctx, s.name(), st); err != nil {
 		return err
 	}
-	s.prev, s.loaded = stores, true
+	s.prev = stores
 	s.cache.setDataStores(stores)
 	return nil
 }
