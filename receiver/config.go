@@ -53,6 +53,9 @@ type Config struct {
 	Traces TracesConfig `mapstructure:"traces"`
 	// Push configures the endpoint SAP's External Logging pushes MPLs to (off by default).
 	Push PushConfig `mapstructure:"push"`
+	// Operations configures the tenant's operational state: data stores, number ranges, resource usage,
+	// archiving, External Logging health, JMS queues, certificate-to-user mappings, access policies.
+	Operations OperationsConfig `mapstructure:"operations"`
 
 	// CollectionInterval is how often the metrics pipeline receives the receiver's metrics.
 	CollectionInterval time.Duration `mapstructure:"collection_interval"`
@@ -299,6 +302,9 @@ type RateLimitsConfig struct {
 	DesignTime            RateLimit `mapstructure:"design_time"`
 	Monitoring            RateLimit `mapstructure:"monitoring"`
 	AuditLogs             RateLimit `mapstructure:"audit_logs"`
+	DataStores            RateLimit `mapstructure:"data_stores"`
+	NumberRanges          RateLimit `mapstructure:"number_ranges"`
+	ExternalLogging       RateLimit `mapstructure:"external_logging"`
 }
 
 func (r RateLimitsConfig) byGroup() map[string]RateLimit {
@@ -309,6 +315,9 @@ func (r RateLimitsConfig) byGroup() map[string]RateLimit {
 		cpi.GroupDesignTime.Name:       r.DesignTime,
 		cpi.GroupMonitoring.Name:       r.Monitoring,
 		cpi.GroupAudit.Name:            r.AuditLogs,
+		cpi.GroupDataStores.Name:       r.DataStores,
+		cpi.GroupNumberRanges.Name:     r.NumberRanges,
+		cpi.GroupExternalLogging.Name:  r.ExternalLogging,
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
@@ -112,6 +113,65 @@ func TestConfigInventoryDefaultsNeedOnlyTheMinimumRole(t *testing.T) {
 	assert.True(t, cfg.Inventory.Packages.Enabled)
 	assert.False(t, cfg.Inventory.JMS.Enabled)
 	assert.True(t, cfg.Inventory.ServiceEndpoints.Enabled, "untouched sources keep their defaults")
+}
+
+func TestConfigOperationsDefaultsNeedOnlyTheMinimumRole(t *testing.T) {
+	cfg := loadConfig(t, "defaults")
+	ops := cfg.Operations
+	assert.True(t, ops.Enabled)
+	// What MonitoringDataRead reads is on …
+	assert.Equal(t, OperationsSourceConfig{Enabled: true, Interval: time.Hour}, ops.NumberRanges)
+	assert.Equal(t, OperationsSourceConfig{Enabled: true, Interval: time.Hour}, ops.Archiving)
+	assert.True(t, ops.ResourceUsage.Enabled)
+	assert.Equal(t, 15*time.Minute, ops.ResourceUsage.Interval)
+	assert.Equal(t, 10*time.Minute, ops.ResourceUsage.CloseDelay)
+	assert.Equal(t, 24*time.Hour, ops.ResourceUsage.InitialLookback)
+	assert.Equal(t, 168*time.Hour, ops.ResourceUsage.MaxCatchUp)
+	assert.Equal(t, cpi.ResourceUsageTypes, ops.ResourceUsage.Types)
+	assert.Equal(t, OperationsSourceConfig{Enabled: true, Interval: time.Hour}, ops.CertificateUserMappings, "Neo only; a Cloud Foundry tenant answers 404 once")
+	// … what needs another role is opt-in.
+	assert.False(t, ops.DataStores.Enabled, "DataStoresAndQueuesRead")
+	assert.Equal(t, 15*time.Minute, ops.DataStores.Interval)
+	assert.True(t, ops.DataStores.Entries)
+	assert.False(t, ops.DataStores.OverdueOnly)
+	assert.False(t, ops.Queues.Enabled, "DataStoresAndQueuesRead")
+	assert.Equal(t, 5*time.Minute, ops.Queues.Interval)
+	assert.False(t, ops.ExternalLogging.Enabled, "ExternalLoggingActivationRead")
+	assert.Equal(t, 5*time.Minute, ops.ExternalLogging.Interval)
+	assert.False(t, ops.AccessPolicies.Enabled, "AccessPoliciesRead")
+	assert.Equal(t, time.Hour, ops.AccessPolicies.Interval)
+	// Their API groups have rate limits below SAP's per-user limits (number ranges: 5/s).
+	assert.Less(t, cfg.RateLimits.NumberRanges.RequestsPerSecond, 5.0)
+	for _, l := range []RateLimit{cfg.RateLimits.DataStores, cfg.RateLimits.NumberRanges, cfg.RateLimits.ExternalLogging} {
+		assert.Positive(t, l.RequestsPerSecond)
+		assert.Positive(t, l.Burst)
+	}
+	groups := cfg.RateLimits.byGroup()
+	for _, g := range []string{cpi.GroupDataStores.Name, cpi.GroupNumberRanges.Name, cpi.GroupExternalLogging.Name, cpi.GroupResourceUsage.Name,
+		cpi.GroupArchiving.Name, cpi.GroupAccessPolicies.Name, cpi.GroupCertificateUserMappings.Name} {
+		assert.Contains(t, groups, g, "every API group of the operational sources has a limit")
+	}
+}
+
+func TestConfigOperationsFull(t *testing.T) {
+	cfg := loadConfig(t, "operations")
+	require.NoError(t, confmap.Validate(cfg))
+	ops := cfg.Operations
+	assert.Equal(t, DataStoresConfig{OperationsSourceConfig: OperationsSourceConfig{Enabled: true, Interval: 30 * time.Minute}, Entries: false, OverdueOnly: true}, ops.DataStores)
+	assert.Equal(t, OperationsSourceConfig{Enabled: true, Interval: 2 * time.Hour}, ops.NumberRanges, "enabled kept from the defaults")
+	assert.Equal(t, ResourceUsageConfig{OperationsSourceConfig: OperationsSourceConfig{Enabled: true, Interval: 30 * time.Minute},
+		CloseDelay: 20 * time.Minute, InitialLookback: 48 * time.Hour, MaxCatchUp: 72 * time.Hour,
+		Types: []string{cpi.ResourceDBTableSize, cpi.ResourceDataStoreUsage}}, ops.ResourceUsage)
+	assert.False(t, ops.Archiving.Enabled)
+	assert.Equal(t, OperationsSourceConfig{Enabled: true, Interval: 10 * time.Minute}, ops.ExternalLogging)
+	assert.Equal(t, OperationsSourceConfig{Enabled: true, Interval: 5 * time.Minute}, ops.Queues, "interval kept from the defaults")
+	assert.Equal(t, 6*time.Hour, ops.CertificateUserMappings.Interval)
+	assert.Equal(t, OperationsSourceConfig{Enabled: true, Interval: 12 * time.Hour}, ops.AccessPolicies)
+	assert.Equal(t, RateLimit{RequestsPerSecond: 1, Burst: 1}, cfg.RateLimits.DataStores)
+
+	off := loadConfig(t, "operations_off")
+	require.NoError(t, confmap.Validate(off), "a switched-off section is not checked")
+	assert.False(t, off.Operations.Enabled)
 }
 
 func TestConfigAuditAndLogFiles(t *testing.T) {
@@ -257,6 +317,15 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 			"leader_election: lease_name: required",
 			"checkpoint_configmap: required",
 			"need 0 < retry_period < renew_deadline < lease_duration",
+		},
+		"operations_bad": {
+			"operations: data_stores.interval: must be at least 10s, got 1s",
+			"queues.interval: must be at least 10s, got 5s",
+			"resource_usage.interval: must be at least 1m (the figures are hourly), got 30s",
+			"resource_usage.close_delay: must not be negative, got -1m0s",
+			"resource_usage.initial_lookback: must be at least 1h and at most max_catch_up (168h), got 200h0m0s",
+			"resource_usage.types: unknown type \"heap-usage\"; use mon-db-table-size, datastore-usage, db-connection-usage, message-size-max-bytes, mpl-status-all",
+			"rate_limits.number_ranges: requests_per_second must be > 0 and burst ≥ 1, got 0 and 1",
 		},
 		"inventory_bad": {
 			"inventory: snapshot_interval: must be at least 1m, got 10s",

@@ -35,7 +35,9 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		Credentials: Credentials{ClientConfig: client, api: tenantAPI},
 		// Defaults sit well below SAP's per-user limits (MPL 100/s, runtime artifacts 50/s, security
-		// content 10/s, design-time 10/s), leaving room for the tenant's other API users.
+		// content 10/s, design-time 10/s, number ranges 5/s), leaving room for the tenant's other API
+		// users. SAP documents no limit for data stores and External Logging; their sources make a few
+		// calls per poll.
 		RateLimits: RateLimitsConfig{
 			MessageProcessingLogs: RateLimit{RequestsPerSecond: 20, Burst: 10},
 			RuntimeArtifacts:      RateLimit{RequestsPerSecond: 10, Burst: 5},
@@ -43,6 +45,9 @@ func createDefaultConfig() component.Config {
 			DesignTime:            RateLimit{RequestsPerSecond: 2, Burst: 2},
 			Monitoring:            RateLimit{RequestsPerSecond: 5, Burst: 5},
 			AuditLogs:             RateLimit{RequestsPerSecond: 2, Burst: 2},
+			DataStores:            RateLimit{RequestsPerSecond: 2, Burst: 2},
+			NumberRanges:          RateLimit{RequestsPerSecond: 1, Burst: 1},
+			ExternalLogging:       RateLimit{RequestsPerSecond: 1, Burst: 2},
 		},
 		Retry: RetryConfig{
 			MaxRetries:      5,
@@ -59,6 +64,7 @@ func createDefaultConfig() component.Config {
 		CloudALM:             defaultCloudALMConfig(),
 		Traces:               defaultTracesConfig(),
 		Push:                 defaultPushConfig(),
+		Operations:           defaultOperationsConfig(),
 		CollectionInterval:   time.Minute,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Events:               metadata.DefaultEventsConfig(),

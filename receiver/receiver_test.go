@@ -35,7 +35,7 @@ func simConfig(t *testing.T, opts fakecpi.Options) (*Config, *fakecpi.Server) {
 	cfg.OAuth2 = &OAuth2Config{ClientID: id, ClientSecret: configopaque.String(secret), TokenURL: srv.URL + "/oauth/token"}
 	cfg.TenantName = "sim"
 	// The message tests count message records only.
-	cfg.Inventory.Enabled, cfg.AuditLogs.Enabled, cfg.LogFiles.Enabled = false, false, false
+	cfg.Inventory.Enabled, cfg.AuditLogs.Enabled, cfg.LogFiles.Enabled, cfg.Operations.Enabled = false, false, false, false
 	cfg.Messages.PollInterval = time.Second
 	cfg.Messages.SettleDelay = 0
 	cfg.CollectionInterval = 200 * time.Millisecond

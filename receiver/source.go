@@ -40,6 +40,7 @@ var sourceBuilders = []func(*sourceEnv) ([]source, error){
 	btpAuditSources,
 	logFileSources,
 	inventorySources,
+	operationsSources,
 	cloudALMSources,
 }
 

@@ -34,6 +34,8 @@ type telemetry struct {
 	expiryWarning time.Duration
 	// durations is the sapcpi.message.duration histogram (built outside mdatagen; see mapping).
 	durations *mapping.DurationHistogram
+	// operations gives the gauges of the operational state (operations.go).
+	operations *operationsCache
 }
 
 type iflowStatus struct{ iflow, status string }
@@ -49,15 +51,16 @@ type messageAgg struct {
 func newTelemetry() *telemetry {
 	start := time.Now()
 	return &telemetry{
-		start:     start,
-		durations: mapping.NewDurationHistogram(start),
-		messages:  map[iflowStatus]*messageAgg{},
-		steps:     map[[2]string]int64{},
-		pushed:    map[[2]string]int64{},
-		unknown:   map[string]int64{},
-		calls:     map[[2]string]int64{},
-		throttled: map[string]int64{},
-		marks:     map[string]time.Time{},
+		start:      start,
+		durations:  mapping.NewDurationHistogram(start),
+		messages:   map[iflowStatus]*messageAgg{},
+		steps:      map[[2]string]int64{},
+		pushed:     map[[2]string]int64{},
+		unknown:    map[string]int64{},
+		calls:      map[[2]string]int64{},
+		throttled:  map[string]int64{},
+		marks:      map[string]time.Time{},
+		operations: &operationsCache{},
 	}
 }
 
@@ -191,6 +194,7 @@ func (t *telemetry) collect(mb *metadata.MetricsBuilder, now time.Time) pmetric.
 	if t.inventory != nil {
 		t.inventory.record(mb, ts, now, t.expiryWarning)
 	}
+	t.operations.record(mb, ts, now)
 	metrics := mb.Emit(metadata.WithResource(mapping.TenantResource(mb, t.resource)))
 	t.durations.AppendTo(metrics, now)
 	return metrics

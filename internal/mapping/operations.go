@@ -143,10 +143,7 @@ const maxOverdueIDs = 10
 // became overdue, INFO when it cleared. observed is both timestamps: the poll is when it was seen.
 func (m *Mapper) DataStoreEvents(transitions []DataStoreTransition, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	if !m.Enabled(EventDataStoreOverdue) {
-		return logs
-	}
-	if len(transitions) == 0 {
+	if len(transitions) == 0 || !m.Enabled(EventDataStoreOverdue) {
 		return logs
 	}
 	sl, ok := m.appendScope(logs)
@@ -361,10 +358,7 @@ func ArchivingRunFailed(r cpi.ArchivingKeyPerformanceIndicators) bool {
 // ArchivingRuns maps runs to sap.cpi.archiving_run records, timestamped at RunStart.
 func (m *Mapper) ArchivingRuns(runs []cpi.ArchivingKeyPerformanceIndicators, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	if !m.Enabled(EventArchivingRun) {
-		return logs
-	}
-	if len(runs) == 0 {
+	if len(runs) == 0 || !m.Enabled(EventArchivingRun) {
 		return logs
 	}
 	sl, ok := m.appendScope(logs)
@@ -451,10 +445,7 @@ func ExternalLoggingEventKey(e cpi.ExternalLoggingEvent) string {
 // with HasError is an ERROR.
 func (m *Mapper) ExternalLoggingEvents(events []cpi.ExternalLoggingEvent, observed time.Time) plog.Logs {
 	logs := plog.NewLogs()
-	if !m.Enabled(EventExternalLogging) {
-		return logs
-	}
-	if len(events) == 0 {
+	if len(events) == 0 || !m.Enabled(EventExternalLogging) {
 		return logs
 	}
 	sl, ok := m.appendScope(logs)

@@ -281,3 +281,22 @@ func assertAttributesDeclared(t *testing.T, logs plog.Logs, event string, declar
 		}
 	}
 }
+
+func TestOperationalEventsObeyTheirSwitches(t *testing.T) {
+	sw := DefaultSwitches()
+	sw.Events.SapCpiDataStoreOverdue.Enabled = false
+	sw.Events.SapCpiArchivingRun.Enabled = false
+	sw.Events.SapCpiExternalLogging.Enabled = false
+	m := NewMapper(Tenant{URL: "https://acme.example/api/v1"}, Scope{Name: "test"}, sw)
+	overdue := []DataStoreTransition{{Store: store("PO_Retry", "Order_Out", "", 6, 2), Overdue: true}}
+	runs := []cpi.ArchivingKeyPerformanceIndicators{{RunStart: opsTime(-time.Hour), RunStatus: "FAILED"}}
+	events := []cpi.ExternalLoggingEvent{{Timestamp: cpi.EpochMillis{Time: opsNow}, EventType: "SEND_ERROR", HasError: true}}
+	assert.Zero(t, m.DataStoreEvents(overdue, opsNow).LogRecordCount())
+	assert.Zero(t, m.ArchivingRuns(runs, opsNow).LogRecordCount())
+	assert.Zero(t, m.ExternalLoggingEvents(events, opsNow).LogRecordCount())
+
+	on := NewMapper(Tenant{URL: "https://acme.example/api/v1"}, Scope{Name: "test"}, DefaultSwitches())
+	assert.Equal(t, 1, on.DataStoreEvents(overdue, opsNow).LogRecordCount())
+	assert.Equal(t, 1, on.ArchivingRuns(runs, opsNow).LogRecordCount())
+	assert.Equal(t, 1, on.ExternalLoggingEvents(events, opsNow).LogRecordCount())
+}
