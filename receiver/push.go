@@ -134,8 +134,9 @@ type pushServer struct {
 	tel     *telemetry
 	logger  *zap.Logger
 
-	srv *http.Server
-	wg  sync.WaitGroup
+	srv  *http.Server
+	addr string // where it listens, once started
+	wg   sync.WaitGroup
 }
 
 func newPushServer(cfg PushConfig, src *messageSource, e *sourceEnv) (*pushServer, error) {
@@ -168,6 +169,7 @@ func (p *pushServer) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("push: listening on %s: %w", p.cfg.NetAddr.Endpoint, err)
 	}
+	p.addr = ln.Addr().String()
 	p.srv, err = p.cfg.ToServer(ctx, host.GetExtensions(), p.set, p.handler())
 	if err != nil {
 		_ = ln.Close()
