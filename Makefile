@@ -10,7 +10,7 @@ FAKECPI   := $(BIN)/fakecpi
 RUNDIR    := $(CURDIR)/.tmp/run
 SOURCES   := $(shell find receiver internal cmd -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build run test unit e2e prometheus-test screenshots contrib bench generate fmt vet clean
+.PHONY: all build run test unit lint e2e prometheus-test screenshots contrib bench generate fmt vet clean
 
 all: build
 
@@ -32,17 +32,25 @@ $(FAKECPI): $(SOURCES)
 run: $(OTELCOL) $(FAKECPI)
 	@# The simulated tenant starts afresh each time, so the checkpoints of an earlier run do not apply.
 	@rm -rf $(RUNDIR)/storage && mkdir -p $(RUNDIR)/storage
-	@echo "Starting the simulated tenant on 127.0.0.1:8765 (service key: $(RUNDIR)/service-key.json)"
-	@$(FAKECPI) -addr 127.0.0.1:8765 -rate 2 -backlog 40 -backlog-span 20m -fault-rate 0.05 \
+	@echo "Starting the simulated tenant on a free loopback port (service key: $(RUNDIR)/service-key.json)"
+	@rm -f $(RUNDIR)/service-key.json
+	@$(FAKECPI) -addr 127.0.0.1:0 -rate 2 -backlog 40 -backlog-span 20m -fault-rate 0.05 \
 		-service-key-out $(RUNDIR)/service-key.json -calm-service-key-out $(RUNDIR)/calm-service-key.json \
 		-audit-service-key-out $(RUNDIR)/audit-service-key.json & echo $$! > $(RUNDIR)/fakecpi.pid; \
 	trap 'kill $$(cat $(RUNDIR)/fakecpi.pid) 2>/dev/null' EXIT INT TERM; \
-	sleep 1; \
+	for i in $$(seq 50); do [ -s $(RUNDIR)/service-key.json ] && break; sleep 0.1; done; \
 	RUNDIR=$(RUNDIR) $(OTELCOL) --config $(CURDIR)/examples/run-local.yaml
 
 ## test: every test — unit tests with the race detector, the end-to-end run of the real binary, the alert
 ## rules and dashboards against a real Prometheus, and the build of an otelcol-contrib-style manifest
-test: unit e2e prometheus-test contrib
+test: lint unit e2e prometheus-test contrib
+
+## lint: go vet and staticcheck (a tool of go.mod) on every package of both modules
+lint:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/
+	$(GO) tool staticcheck ./...
+	cd deploy && $(GO) vet ./...
 
 ## contrib: builds builder-config-contrib.yaml (contrib components plus this receiver) to prove it compiles
 contrib: $(OCB)

@@ -174,6 +174,9 @@ type messageSource struct {
 	payloadBudget int
 	// runsAbsentUntil is set when the tenant answered 404 for runs: they are not asked for until then.
 	runsAbsentUntil atomic.Pointer[time.Time]
+	// heldSpans are the messages of the page being delivered whose spans wait for another read of their
+	// runs.
+	heldSpans map[string]bool
 }
 
 func messageSources(e *sourceEnv) ([]source, error) {
@@ -219,7 +222,8 @@ func newMessageSource(cfg MessagesConfig, client messageClient, mapper *mapping.
 func (s *messageSource) configureSinks() {
 	sinks := []sink[cpi.MessageProcessingLog]{{bits: sinkRecords, key: messageKey, deliver: s.deliverRecords}}
 	if s.out.traces != nil {
-		sinks = append(sinks, sink[cpi.MessageProcessingLog]{bits: sinkSpans, key: spanKey, want: s.wantsSpan, deliver: s.deliverSpans})
+		sinks = append(sinks, sink[cpi.MessageProcessingLog]{bits: sinkSpans, key: spanKey, want: s.wantsSpan, deliver: s.deliverSpans,
+			delivered: func(m *cpi.MessageProcessingLog) bool { return !s.heldSpans[m.MessageGuid] }})
 	}
 	if s.cfg.Payloads.Enabled && s.payloads != nil && s.out.logs != nil {
 		sinks = append(sinks, sink[cpi.MessageProcessingLog]{bits: sinkPayloads,

@@ -238,8 +238,12 @@ func (s *messageSource) fetchErrorText(ctx context.Context, m *cpi.MessageProces
 // pipeline holds the spans back.
 func (s *messageSource) deliverSpans(ctx context.Context, mpls []cpi.MessageProcessingLog) error {
 	traces := make([]mapping.MessageTrace, len(mpls))
+	s.heldSpans = map[string]bool{}
+	// A span whose runs failed to read for a transient reason waits for the next read of its state while
+	// the state is young enough to be read again (within half the overlap); then it goes out without.
+	holdAfter := s.now().Add(-s.cfg.SettleDelay - s.cfg.Overlap/2)
 	var mu sync.Mutex
-	var failed int
+	var failed, held int
 	var firstErr error
 	forEachBounded(len(mpls), s.traces.Runs.MaxConcurrency, func(int) bool { return true }, func(i int) {
 		m := &mpls[i]
@@ -248,9 +252,18 @@ func (s *messageSource) deliverSpans(ctx context.Context, mpls []cpi.MessageProc
 			runs, err := s.runsFor(ctx, m)
 			if err != nil && !errors.Is(err, errRunsAbsent) {
 				mu.Lock()
-				failed++
-				firstErr = cmpErr(firstErr, err)
+				hold := retryable(err) && m.LogEnd.After(holdAfter)
+				if hold {
+					s.heldSpans[m.MessageGuid] = true
+					held++
+				} else {
+					failed++
+					firstErr = cmpErr(firstErr, err)
+				}
 				mu.Unlock()
+				if hold {
+					return
+				}
 			}
 			traces[i].Runs = runs
 		}
@@ -269,11 +282,30 @@ func (s *messageSource) deliverSpans(ctx context.Context, mpls []cpi.MessageProc
 		s.logger.Warn("Some runs could not be read; their message spans go out without run and step spans",
 			zap.Int("failed", failed), zap.Error(firstErr))
 	}
+	if held > 0 {
+		s.logger.Debug("Runs of some messages failed to read; their spans wait for the next poll", zap.Int("messages", held))
+		out := traces[:0]
+		for _, mt := range traces {
+			if !s.heldSpans[mt.MPL.MessageGuid] {
+				out = append(out, mt)
+			}
+		}
+		traces = out
+	}
 	if err := s.out.consumeTraces(ctx, formatOData, s.mapper.Traces(traces), "message spans"); err != nil {
 		return err
 	}
 	s.tel.recordFailedSteps(traces)
 	return nil
+}
+
+// retryable: a failure that reading again may cure (5xx, 429, timeouts, cut-off bodies, a login page).
+func retryable(err error) bool {
+	switch httpapi.KindOf(err) {
+	case httpapi.KindTransport, httpapi.KindServer, httpapi.KindThrottled, httpapi.KindBadResponse, httpapi.KindLoginPage, httpapi.KindUnauthorized:
+		return true
+	}
+	return false
 }
 
 func cmpErr(first, err error) error {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/httpapi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
 )
 
@@ -389,4 +390,82 @@ func TestTracesRunsCountedAsFailedSteps(t *testing.T) {
 		n += c
 	}
 	assert.Positive(t, n, "sapcpi.message.failed_steps counts the failing steps")
+}
+
+// flakyRuns fails the first reading of each message's runs with a 503.
+type flakyRuns struct {
+	messageClient
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (f *flakyRuns) MessageRuns(ctx context.Context, guid string) ([]cpi.MessageProcessingLogRun, error) {
+	f.mu.Lock()
+	first := !f.seen[guid]
+	f.seen[guid] = true
+	f.mu.Unlock()
+	if first {
+		return nil, &httpapi.Error{Op: "fetching Runs", Kind: httpapi.KindServer, Status: 503}
+	}
+	return f.messageClient.MessageRuns(ctx, guid)
+}
+
+// A run that fails to read for a transient reason is read again while its message is re-read: the span
+// waits for it rather than going out without its steps.
+func TestTracesWaitForRunsThatFailedTransiently(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{Seed: 33, Rate: 5, LiveFor: 40 * time.Second, TimeScale: 4 * time.Second})
+	spans := &consumertest.TracesSink{}
+	src := tt.tracedSource(t, testMessagesConfig(), testTracesConfig(), &consumertest.LogsSink{}, spans, nil, nil)
+	src.client = &flakyRuns{messageClient: tt.client, seen: map[string]bool{}}
+	for range 70 {
+		tt.clock.Advance(time.Second)
+		require.NoError(t, src.poll(t.Context()))
+	}
+	all := spansOf(spans.AllTraces())
+	failed := 0
+	for _, m := range tt.sim.Truth() {
+		if m.Final().Status != cpi.StatusFailed {
+			continue
+		}
+		got := messageSpans(t, all)[m.MessageGUID]
+		require.Len(t, got, 1)
+		failed++
+		assert.NotEmpty(t, children(all, got[0].id), "FAILED %s has its runs though the first read failed", m.MessageGUID)
+	}
+	assert.Positive(t, failed)
+}
+
+// crashingTraces stands for a process killed while the spans sink works on a page: when it is called,
+// a second receiver on the same storage starts with only a logs pipeline and polls.
+type crashingTraces struct {
+	consumertest.TracesSink
+	whileWorking func()
+	done         bool
+}
+
+func (c *crashingTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	if !c.done {
+		c.done = true
+		c.whileWorking()
+	}
+	return c.TracesSink.ConsumeTraces(ctx, td)
+}
+
+// The spans sink can take seconds on a page (it reads runs). What the logs sink accepted before it is
+// already in the checkpoint, so that a crash during that time repeats no log record.
+func TestALaterSinkAtWorkDoesNotLeaveTheEarlierSinksRecordsUncommitted(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{Backlog: 120, Seed: 6})
+	st := storagetest.NewInMemoryClient(component.KindReceiver, component.MustNewID("file_storage"), "")
+	logs := &consumertest.LogsSink{}
+	restartedLogs := &consumertest.LogsSink{}
+	spans := &crashingTraces{}
+	spans.whileWorking = func() {
+		restarted := tt.tracedSource(t, testMessagesConfig(), testTracesConfig(), restartedLogs, nil, st, nil)
+		require.NoError(t, restarted.poll(t.Context()))
+	}
+	src := tt.tracedSource(t, testMessagesConfig(), testTracesConfig(), logs, spans, st, nil)
+	require.NoError(t, src.poll(t.Context()))
+	assert.Equal(t, 120, logs.LogRecordCount())
+	assert.Zero(t, restartedLogs.LogRecordCount(), "the records the logs sink accepted were committed before the spans sink started")
+	assert.Positive(t, spans.SpanCount())
 }

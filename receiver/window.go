@@ -32,6 +32,9 @@ type sink[T any] struct {
 	// want, when set, selects the entries this sink takes; until is the end of the poll's read.
 	want    func(e *T, until time.Time) bool
 	deliver func(ctx context.Context, fresh []T) error
+	// delivered, when set, tells after a successful deliver which entries it really handed on; the others
+	// are offered again on the next read (spans whose runs failed to read for a transient reason).
+	delivered func(e *T) bool
 }
 
 // incremental reads a time-ordered entity set page by page and delivers each entry once to each sink.
@@ -185,9 +188,10 @@ func (s *incremental[T]) deliverPage(ctx context.Context, page []T, until time.T
 }
 
 // deliver hands the page to each sink in turn; a sink gets the entries it wants and has not accepted.
+// What a sink accepted is written before the next sink starts, so that a crash while a later sink
+// works (the spans sink reads runs, which takes seconds) does not hand the earlier one the page again.
 // Callers hold mu.
 func (s *incremental[T]) deliver(ctx context.Context, page []T, until time.Time) error {
-	progressed := false
 	for i := range s.sinks {
 		sk := &s.sinks[i]
 		fresh := s.fresh(page, sk, until)
@@ -195,16 +199,19 @@ func (s *incremental[T]) deliver(ctx context.Context, page []T, until time.Time)
 			continue
 		}
 		if err := sk.deliver(ctx, fresh); err != nil {
-			if progressed {
-				// What the earlier sinks accepted is kept, so that they do not get it again.
-				_ = s.store.SaveWindow(ctx, s.key, s.window)
-			}
 			return err
 		}
 		for j := range fresh {
+			if sk.delivered != nil && !sk.delivered(&fresh[j]) {
+				continue
+			}
 			s.window.Add(sk.key(&fresh[j]), s.stamp(&fresh[j]), sk.bits)
 		}
-		progressed = true
+		if i < len(s.sinks)-1 {
+			if err := s.store.SaveWindow(ctx, s.key, s.window); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -230,11 +237,19 @@ func (s *incremental[T]) fresh(page []T, sk *sink[T], until time.Time) []T {
 	return out
 }
 
+// commit prunes and writes the window; callers hold mu.
 func (s *incremental[T]) commit(ctx context.Context, horizon time.Time) error {
 	if horizon.After(s.window.Horizon) {
 		s.window.Horizon = horizon
 	}
-	s.window.PruneBefore(keepFrom(s.readFrom()))
+	limit := keepFrom(s.readFrom())
+	if s.retain > 0 {
+		// Without a watermark (no poll committed yet, or a push-only window) only the retention bounds it.
+		if r := s.now().Add(-s.retain); r.Before(limit) || s.window.Watermark.IsZero() {
+			limit = r
+		}
+	}
+	s.window.PruneBefore(limit)
 	s.tel.setWatermark(s.label, s.window.Watermark)
 	return s.store.SaveWindow(ctx, s.key, s.window)
 }

@@ -47,7 +47,7 @@ func ReadServiceKey(path string) (*ServiceKey, error) {
 	}
 	var key ServiceKey
 	if err := json.Unmarshal(raw, &key); err != nil {
-		return nil, fmt.Errorf("Cloud ALM service key %s is not valid JSON; download it again from the BTP cockpit", path)
+		return nil, fmt.Errorf("the Cloud ALM service key %s is not valid JSON; download it again from the BTP cockpit", path)
 	}
 	var missing []string
 	if key.Endpoints.API == "" {
@@ -55,7 +55,7 @@ func ReadServiceKey(path string) (*ServiceKey, error) {
 	}
 	missing = append(missing, key.UAA.Missing()...)
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("Cloud ALM service key %s lacks %s; it must be a key of an SAP Cloud ALM API instance", path, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("the Cloud ALM service key %s lacks %s; it must be a key of an SAP Cloud ALM API instance", path, strings.Join(missing, ", "))
 	}
 	return &key, nil
 }
@@ -67,7 +67,7 @@ func (k *ServiceKey) BaseURL() string { return k.Endpoints.API }
 func (k *ServiceKey) Credentials() (httpapi.OAuth2Credentials, error) {
 	creds, err := k.UAA.Credentials()
 	if err != nil {
-		return creds, fmt.Errorf("Cloud ALM service key: %w", err)
+		return creds, fmt.Errorf("the Cloud ALM service key: %w", err)
 	}
 	return creds, nil
 }
@@ -237,7 +237,7 @@ func decode(r io.Reader, q Query) ([]Point, error) {
 	}
 	var perQuery []json.RawMessage
 	if err := json.Unmarshal(raw, &perQuery); err != nil {
-		return nil, fmt.Errorf("Cloud ALM answer is not a JSON array: %w", httpapi.WrapJSON(err))
+		return nil, fmt.Errorf("the Cloud ALM answer is not a JSON array: %w", httpapi.WrapJSON(err))
 	}
 	if len(perQuery) == 0 {
 		return nil, nil
@@ -262,7 +262,7 @@ type series struct {
 func decodeSeries(raw []byte) ([]Point, error) {
 	var ss []series
 	if err := json.Unmarshal(raw, &ss); err != nil {
-		return nil, fmt.Errorf("Cloud ALM time_series answer: %w", httpapi.WrapJSON(err))
+		return nil, fmt.Errorf("the Cloud ALM time_series answer: %w", httpapi.WrapJSON(err))
 	}
 	var out []Point
 	for _, s := range ss {
@@ -299,7 +299,7 @@ type table struct {
 func decodeTable(raw []byte) ([]Point, error) {
 	var t table
 	if err := json.Unmarshal(raw, &t); err != nil {
-		return nil, fmt.Errorf("Cloud ALM table answer: %w", httpapi.WrapJSON(err))
+		return nil, fmt.Errorf("the Cloud ALM table answer: %w", httpapi.WrapJSON(err))
 	}
 	cols, rows := t.Columns, t.Rows
 	if len(cols) == 0 {

@@ -177,10 +177,10 @@ func TestPersistent401AfterRefreshIsAnAuthError(t *testing.T) {
 	assert.EqualValues(t, 2, calls.Load(), "the first call and one after the refresh; no back-off retries")
 }
 
-func resetFaults(sim *fakecpi.Server, f fakecpi.Fault) *fakecpi.Server {
+// resetFaults queues f alone.
+func resetFaults(sim *fakecpi.Server, f fakecpi.Fault) {
 	sim.ClearFaults()
 	sim.InjectFaults(f)
-	return sim
 }
 
 type countingRefresher struct{ n atomic.Int32 }
@@ -233,7 +233,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 			sim.InjectFaults(f, f)
 			if f == fakecpi.FaultExpiredToken {
 				// Two 401s in a row are bad credentials by definition; one is an expired token.
-				sim = resetFaults(sim, f)
+				resetFaults(sim, f)
 			}
 			page, err := c.MessageProcessingLogs(t.Context(), allTime())
 			require.NoError(t, err)
