@@ -499,7 +499,6 @@ const loginPage = `<!DOCTYPE html>
 <html><head><title>Log On</title></head>
 <body><form method="post" action="/saml2/idp/sso"><input name="j_username"/><input type="password" name="j_password"/></form></body></html>`
 
-
 func odataError(code, msg string) []byte {
 	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": map[string]string{"lang": "en", "value": msg}}})
 	return b
