@@ -27,15 +27,23 @@ type LeaderElectionConfig struct {
 	Namespace string `mapstructure:"namespace"`
 	// Identity of this pod in the Lease; default POD_NAME, else the host name.
 	Identity string `mapstructure:"identity"`
-	// CheckpointConfigMap holds the checkpoints; it replaces storage when leader election is on.
-	CheckpointConfigMap string        `mapstructure:"checkpoint_configmap"`
-	LeaseDuration       time.Duration `mapstructure:"lease_duration"`
-	RenewDeadline       time.Duration `mapstructure:"renew_deadline"`
-	RetryPeriod         time.Duration `mapstructure:"retry_period"`
+	// CheckpointConfigMap holds this tenant's checkpoints (one ConfigMap per tenant, up to 1 MiB); it
+	// replaces storage when leader election is on.
+	CheckpointConfigMap string `mapstructure:"checkpoint_configmap"`
+	// CheckpointFlushInterval is how long a commit may wait before it is written to the ConfigMap, so
+	// that the commits of a backfill (one per page) become one update; 0 writes every commit. When the
+	// pollers stop (shutdown, hand-over) what waits is written before the Lease is released.
+	CheckpointFlushInterval time.Duration `mapstructure:"checkpoint_flush_interval"`
+	LeaseDuration           time.Duration `mapstructure:"lease_duration"`
+	RenewDeadline           time.Duration `mapstructure:"renew_deadline"`
+	RetryPeriod             time.Duration `mapstructure:"retry_period"`
 }
 
 func defaultLeaderElectionConfig() LeaderElectionConfig {
-	return LeaderElectionConfig{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+	return LeaderElectionConfig{
+		CheckpointFlushInterval: 5 * time.Second,
+		LeaseDuration:           15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+	}
 }
 
 // Validate checks the section; the collector prefixes the errors with "leader_election".
@@ -49,6 +57,9 @@ func (c *LeaderElectionConfig) Validate() error {
 	}
 	if c.CheckpointConfigMap == "" {
 		errs = append(errs, errors.New("checkpoint_configmap: required, so that the next leader reads the checkpoint (e.g. sapcpi-prod-checkpoints)"))
+	}
+	if c.CheckpointFlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("checkpoint_flush_interval: must not be negative, got %s", c.CheckpointFlushInterval))
 	}
 	if !(c.RetryPeriod > 0 && c.RetryPeriod < c.RenewDeadline && c.RenewDeadline < c.LeaseDuration) {
 		errs = append(errs, fmt.Errorf("need 0 < retry_period < renew_deadline < lease_duration, got %s, %s, %s", c.RetryPeriod, c.RenewDeadline, c.LeaseDuration))

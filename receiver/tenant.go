@@ -181,7 +181,8 @@ func (t *tenant) environment(ctx context.Context, host component.Host) (*sourceE
 			return nil, kubeClients{}, err
 		}
 		// The next leader, in another pod, must read the checkpoint: it lives in a ConfigMap.
-		t.storage = k8sstore.New(kube.Core, le.namespace(), le.CheckpointConfigMap)
+		t.storage = k8sstore.New(kube.Core, le.namespace(), le.CheckpointConfigMap,
+			k8sstore.Options{Owner: le.LeaseName, FlushInterval: le.CheckpointFlushInterval})
 	} else if t.storage, err = storageClient(ctx, host, t.cfg.StorageID, t.set.ID); err != nil {
 		return nil, kubeClients{}, err
 	}
