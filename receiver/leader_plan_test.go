@@ -43,10 +43,10 @@ func TestSpreadShareAndHandOver(t *testing.T) {
 type cluster struct {
 	t      *testing.T
 	rng    *rand.Rand
-	holder []string       // by lease: the pod that holds it, "" when free
-	hint   []string       // by lease: the pod a hand-over named
+	holder []string         // by lease: the pod that holds it, "" when free
+	hint   []string         // by lease: the pod a hand-over named
 	held   map[string][]int // by pod: its leases, oldest first
-	moves  int            // leases handed over by a live pod
+	moves  int              // leases handed over by a live pod
 }
 
 func newCluster(t *testing.T, n int, seed uint64) *cluster {
