@@ -1,26 +1,23 @@
 package sapcpireceiver
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"time"
 
-	"go.uber.org/zap"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
-// LeaderElectionConfig lets several collectors (a DaemonSet) watch one tenant with only the leader
-// polling. The checkpoint then lives in a ConfigMap, where the next leader reads it.
+// LeaderElectionConfig lets several collectors (a DaemonSet) watch a tenant with only the leader
+// polling. The checkpoint then lives in a ConfigMap, where the next leader reads it. With several
+// tenants, the pods spread the leases among them (leader_balance.go).
 type LeaderElectionConfig struct {
 	Enabled bool `mapstructure:"enabled"`
-	// LeaseName is the coordination.k8s.io Lease the pods compete for (one per tenant).
+	// LeaseName is the coordination.k8s.io Lease the pods compete for (one per tenant, unique among the
+	// tenants of the namespace).
 	LeaseName string `mapstructure:"lease_name"`
 	// Namespace of the Lease and ConfigMap; default the pod's namespace (POD_NAMESPACE or the service
 	// account's namespace file).
@@ -74,10 +71,11 @@ type kubeClients struct {
 	Coordination coordinationv1client.CoordinationV1Interface
 }
 
-// kubeClient builds the in-cluster clients; tests replace it with a fake clientset's.
+// kubeClient builds the in-cluster clients; tests replace it with a fake clientset's (one per pod
+// identity, where a test cuts one pod off the API).
 var kubeClient = defaultKubeClient
 
-func defaultKubeClient() (kubeClients, error) {
+func defaultKubeClient(LeaderElectionConfig) (kubeClients, error) {
 	cfg, err := rest.InClusterConfig()
 	if err != nil {
 		return kubeClients{}, fmt.Errorf("leader_election needs to run in Kubernetes: %w", err)
@@ -115,35 +113,4 @@ func (c *LeaderElectionConfig) identity() string {
 	}
 	h, _ := os.Hostname()
 	return h
-}
-
-// lead runs the election until ctx ends: while this pod leads, start runs the pollers, and stop
-// ends them when the lease is lost. The Lease is released when ctx ends, after stop returned.
-func lead(ctx context.Context, cs kubeClients, c LeaderElectionConfig, logger *zap.Logger, start func(), stop func()) {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: c.LeaseName, Namespace: c.namespace()},
-		Client:     cs.Coordination,
-		LockConfig: resourcelock.ResourceLockConfig{Identity: c.identity()},
-	}
-	for ctx.Err() == nil {
-		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock: lock, LeaseDuration: c.LeaseDuration, RenewDeadline: c.RenewDeadline, RetryPeriod: c.RetryPeriod,
-			ReleaseOnCancel: true, Name: c.LeaseName,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(context.Context) {
-					logger.Info("Leading: polling the tenant", zap.String("lease", c.LeaseName), zap.String("identity", c.identity()))
-					start()
-				},
-				OnStoppedLeading: func() {
-					logger.Info("Not leading: polling stopped", zap.String("lease", c.LeaseName))
-					stop()
-				},
-			},
-		})
-		if err != nil {
-			logger.Error("Leader election cannot start", zap.Error(err))
-			return
-		}
-		le.Run(ctx)
-	}
 }

@@ -5,8 +5,10 @@
 package k8sstoretest
 
 import (
+	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -107,3 +109,31 @@ func checkSize(obj runtime.Object) error {
 	}
 	return nil
 }
+
+// Pod is one pod's client of a shared fake API server, which a test can cut off (every request fails
+// as in a network partition, or as if the pod had died) and reconnect.
+type Pod struct {
+	*fake.Clientset
+	cut atomic.Bool
+}
+
+// NewPod returns a client that sends every request to server.
+func NewPod(server *fake.Clientset) *Pod {
+	p := &Pod{Clientset: &fake.Clientset{}}
+	p.AddReactor("*", "*", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if p.cut.Load() {
+			return true, nil, errCut
+		}
+		obj, err := server.Invokes(action, nil)
+		return true, obj, err
+	})
+	return p
+}
+
+var errCut = errors.New("connect: connection refused (the test cut this pod off the API server)")
+
+// Cut makes every request of this pod fail.
+func (p *Pod) Cut() { p.cut.Store(true) }
+
+// Reconnect ends a Cut.
+func (p *Pod) Reconnect() { p.cut.Store(false) }
