@@ -6,12 +6,18 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/k8sstore"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/k8sstore/k8sstoretest"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
 
 // The test of record for a DaemonSet watching many tenants. Three pods run the same six tenants on one
@@ -158,5 +164,90 @@ func TestLeaderElectionTenantsOfADeadPodAreTakenOverOnceTheirLeasesExpire(t *tes
 		for k, n := range seen {
 			assert.Equal(t, 1, n, "%s: pod-b alone delivers no state twice: %v", name, k)
 		}
+	}
+}
+
+// moves counts the changes of holder the tenant Leases have seen (client-go counts them in
+// leaseTransitions; a release keeps the count, the next claim adds one).
+func moves(t *testing.T, cs *fake.Clientset) int {
+	t.Helper()
+	list, err := cs.CoordinationV1().Leases(testNamespace).List(t.Context(), metav1.ListOptions{LabelSelector: labelRole + "=" + roleTenant})
+	require.NoError(t, err)
+	n := 0
+	for _, l := range list.Items {
+		if l.Spec.LeaseTransitions != nil {
+			n += int(*l.Spec.LeaseTransitions)
+		}
+	}
+	return n
+}
+
+// Pods join one at a time: each takes what evens the spread, nothing else moves, and it stays put.
+func TestLeaderElectionAJoiningPodTakesOnlyWhatEvensTheSpread(t *testing.T) {
+	ts, base := hostedTenants(t, fakecpi.TenantNames(6), fakecpi.Options{})
+	api := k8sstoretest.NewAPIServer()
+	useKube(t, func(string) *fake.Clientset { return api })
+	le := testElection("", "")
+	spreadIs := func(want map[string]int) func() bool {
+		return func() bool {
+			n := perPod(leaders(t, api))
+			for id, k := range want {
+				if n[id] != k {
+					return false
+				}
+			}
+			return len(n) == len(want)
+		}
+	}
+
+	startPod(t, "pod-a", ts, base, 0, nil)
+	require.Eventually(t, spreadIs(map[string]int{"pod-a": 6}), 10*time.Second, 20*time.Millisecond, "alone, pod-a leads all six")
+	base0 := moves(t, api)
+	startPod(t, "pod-b", ts, base, 0, nil)
+	require.Eventually(t, spreadIs(map[string]int{"pod-a": 3, "pod-b": 3}), 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 3, moves(t, api)-base0, "three tenants moved to pod-b, no more")
+	base1 := moves(t, api)
+	startPod(t, "pod-c", ts, base, 0, nil)
+	require.Eventually(t, spreadIs(map[string]int{"pod-a": 2, "pod-b": 2, "pod-c": 2}), 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 2, moves(t, api)-base1, "one tenant from each to pod-c")
+	time.Sleep(8 * le.RetryPeriod)
+	assert.True(t, spreadIs(map[string]int{"pod-a": 2, "pod-b": 2, "pod-c": 2})(), "and it stays put")
+	assert.Equal(t, 2, moves(t, api)-base1)
+}
+
+// Two tenants with one Lease, or one checkpoint ConfigMap, would lead together or overwrite each other's
+// checkpoints: the second receiver refuses to start, and says why.
+func TestLeaderElectionRefusesTwoTenantsSharingALeaseOrAConfigMap(t *testing.T) {
+	ts, base := hostedTenants(t, fakecpi.TenantNames(2), fakecpi.Options{})
+	api := k8sstoretest.NewAPIServer()
+	useKube(t, func(string) *fake.Clientset { return api })
+	for _, tc := range []struct {
+		name string
+		edit func(*LeaderElectionConfig)
+		want string
+	}{
+		{"one Lease", func(c *LeaderElectionConfig) { c.LeaseName = "sapcpi-t01" }, `leader_election.lease_name "sapcpi-t01" is also the Lease of sapcpi/t01`},
+		{"one ConfigMap", func(c *LeaderElectionConfig) { c.CheckpointConfigMap = "sapcpi-t01-checkpoints" }, `leader_election.checkpoint_configmap "sapcpi-t01-checkpoints" also holds the checkpoints of sapcpi/t01`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := func(name string, edit func(*LeaderElectionConfig)) (receiver.Logs, error) {
+				cfg := hostedConfig(t, ts, base, name)
+				cfg.LeaderElection = testElection("pod-a", name)
+				if edit != nil {
+					edit(&cfg.LeaderElection)
+				}
+				set := receivertest.NewNopSettings(metadata.Type)
+				set.ID = component.MustNewIDWithName("sapcpi", name)
+				r, err := NewFactory().CreateLogs(t.Context(), set, cfg, &consumertest.LogsSink{})
+				require.NoError(t, err)
+				return r, r.Start(t.Context(), componenttest.NewNopHost())
+			}
+			first, err := start("t01", nil)
+			require.NoError(t, err)
+			second, err := start("t02", tc.edit)
+			require.ErrorContains(t, err, tc.want)
+			require.NoError(t, second.Shutdown(t.Context()))
+			require.NoError(t, first.Shutdown(t.Context()))
+		})
 	}
 }
