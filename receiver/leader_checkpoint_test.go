@@ -34,7 +34,7 @@ func configMapBytes(t *testing.T, cs *fake.Clientset) (values, keys int) {
 
 // The figure docs/benchmarks.md quotes: the bytes one busy tenant's message checkpoint takes in its
 // ConfigMap at 100 MPLs per second with the default message settings (overlap 2m, settle 1m, poll 1m,
-// pages of 1000), over four polls after a first poll that reads the two minutes the stream has run (the window is
+// pages of 1000), over three polls after a first poll that reads the two minutes the stream has run (the window is
 // full after two).
 func TestConfigMapCheckpointBytesPerTenantAtOneHundredMPLsPerSecond(t *testing.T) {
 	tt := newTestTenant(t, fakecpi.Options{Rate: 100, Start: t0.Add(-2 * time.Minute)})
@@ -50,7 +50,7 @@ func TestConfigMapCheckpointBytesPerTenantAtOneHundredMPLsPerSecond(t *testing.T
 	backfill, _ := configMapBytes(t, api)
 	backfillWrites := store.Writes()
 	var peak, last, keys, peakKeys int
-	const polls = 4
+	const polls = 3
 	for range polls {
 		tt.clock.Advance(cfg.PollInterval)
 		require.NoError(t, src.poll(t.Context()))
@@ -70,13 +70,13 @@ func TestConfigMapCheckpointBytesPerTenantAtOneHundredMPLsPerSecond(t *testing.T
 // the limit and the fix; the stored checkpoint stays at its last write, and a restart from it delivers
 // everything after it again — at-least-once, nothing silently lost.
 func TestCheckpointPastTheConfigMapLimitIsAClearErrorAndLosesNothing(t *testing.T) {
-	tt := newTestTenant(t, fakecpi.Options{Rate: 100, LiveFor: 5 * time.Minute, Start: t0})
+	tt := newTestTenant(t, fakecpi.Options{Rate: 30, LiveFor: 5 * time.Minute, Start: t0})
 	api := k8sstoretest.NewAPIServer()
 	// Most of the ConfigMap is taken already (here by a blob of another kind, as a busy tenant with a
 	// long overlap would take it with keys), so that the window's growth reaches the edge in a few polls.
 	_, err := api.CoreV1().ConfigMaps(testNamespace).Create(t.Context(), &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: checkpointCM, Annotations: map[string]string{k8sstore.OwnerAnnotation: "sapcpi-prod"}},
-		BinaryData: map[string][]byte{"ballast": bytes.Repeat([]byte{0}, k8sstore.MaxSize-60<<10)},
+		BinaryData: map[string][]byte{"ballast": bytes.Repeat([]byte{0}, k8sstore.MaxSize-30<<10)},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	cfg := createDefaultConfig().(*Config).Messages

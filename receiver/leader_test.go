@@ -32,7 +32,7 @@ import (
 func TestLeaderElectionSpreadsTenantsAndTheNextLeaderResumesMidPollWithoutGapsOrRepeats(t *testing.T) {
 	names := fakecpi.TenantNames(6)
 	ts, base := hostedTenants(t, names, fakecpi.Options{Backlog: 600, BacklogSpan: 10 * time.Minute, Rate: 5,
-		LiveFor: 8 * time.Second, TimeScale: time.Second})
+		LiveFor: 5 * time.Second, TimeScale: time.Second})
 	api := k8sstoretest.NewAPIServer()
 	useKube(t, func(string) *fake.Clientset { return api })
 	le := testElection("", "")
