@@ -148,6 +148,10 @@ func joinElection(kube kubeClients, c LeaderElectionConfig, id component.ID, log
 	defer p.mu.Unlock()
 	for _, o := range p.cands {
 		switch {
+		case c.LeaseDuration != p.cfg.LeaseDuration || c.RenewDeadline != p.cfg.RenewDeadline || c.RetryPeriod != p.cfg.RetryPeriod:
+			// One election per pod and namespace: its membership and view run at one pace.
+			return nil, fmt.Errorf("leader_election: lease_duration, renew_deadline and retry_period (%s, %s, %s) differ from those of %s (%s, %s, %s); the tenants of a namespace share one election, give them the same timings",
+				c.LeaseDuration, c.RenewDeadline, c.RetryPeriod, o.receiver, p.cfg.LeaseDuration, p.cfg.RenewDeadline, p.cfg.RetryPeriod)
 		case o.lease == c.LeaseName:
 			return nil, fmt.Errorf("leader_election.lease_name %q is also the Lease of %s; give each tenant its own", c.LeaseName, o.receiver)
 		case o.configMap == c.CheckpointConfigMap:

@@ -216,8 +216,9 @@ func TestLeaderElectionAJoiningPodTakesOnlyWhatEvensTheSpread(t *testing.T) {
 }
 
 // Two tenants with one Lease, or one checkpoint ConfigMap, would lead together or overwrite each other's
-// checkpoints: the second receiver refuses to start, and says why.
-func TestLeaderElectionRefusesTwoTenantsSharingALeaseOrAConfigMap(t *testing.T) {
+// checkpoints; tenants of one namespace share one election, which runs at one pace: the second receiver
+// refuses to start, and says why.
+func TestLeaderElectionRefusesTwoTenantsSharingALeaseOrAConfigMapOrDifferingInTimings(t *testing.T) {
 	ts, base := hostedTenants(t, fakecpi.TenantNames(2), fakecpi.Options{})
 	api := k8sstoretest.NewAPIServer()
 	useKube(t, func(string) *fake.Clientset { return api })
@@ -228,6 +229,7 @@ func TestLeaderElectionRefusesTwoTenantsSharingALeaseOrAConfigMap(t *testing.T) 
 	}{
 		{"one Lease", func(c *LeaderElectionConfig) { c.LeaseName = "sapcpi-t01" }, `leader_election.lease_name "sapcpi-t01" is also the Lease of sapcpi/t01`},
 		{"one ConfigMap", func(c *LeaderElectionConfig) { c.CheckpointConfigMap = "sapcpi-t01-checkpoints" }, `leader_election.checkpoint_configmap "sapcpi-t01-checkpoints" also holds the checkpoints of sapcpi/t01`},
+		{"other timings", func(c *LeaderElectionConfig) { c.RetryPeriod = time.Second }, "differ from those of sapcpi/t01 (3s, 2s, 250ms); the tenants of a namespace share one election"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := func(name string, edit func(*LeaderElectionConfig)) (receiver.Logs, error) {
