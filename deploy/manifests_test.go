@@ -201,13 +201,41 @@ func TestDaemonSetElectsOneLeaderWithNamespaceScopedRights(t *testing.T) {
 			grants[res] = r.Verbs
 		}
 	}
-	assert.ElementsMatch(t, []string{"get", "create", "update"}, grants["leases"])
+	assert.ElementsMatch(t, []string{"get", "list", "create", "update", "delete"}, grants["leases"],
+		"tenant and membership Leases: read all at once to spread the tenants, delete a pod's membership")
 	assert.ElementsMatch(t, []string{"get", "create", "update"}, grants["configmaps"])
 	rb := objs["RoleBinding"][0].(*rbacv1.RoleBinding)
 	assert.Equal(t, ds.Spec.Template.Spec.ServiceAccountName, rb.Subjects[0].Name)
 	assert.Equal(t, role.Name, rb.RoleRef.Name)
 
 	cfg := objs["ConfigMap"][0].(*corev1.ConfigMap).Data["config.yaml"]
-	assert.Contains(t, cfg, "leader_election:")
-	assert.Contains(t, cfg, "checkpoint_configmap:")
+	var conf struct {
+		Receivers map[string]struct {
+			LeaderElection struct {
+				Enabled             bool   `json:"enabled"`
+				LeaseName           string `json:"lease_name"`
+				CheckpointConfigMap string `json:"checkpoint_configmap"`
+			} `json:"leader_election"`
+		} `json:"receivers"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(cfg), &conf))
+	require.GreaterOrEqual(t, len(conf.Receivers), 2, "the pattern for many tenants: a receiver each")
+	leases, configMaps := map[string]bool{}, map[string]bool{}
+	for id, r := range conf.Receivers {
+		le := r.LeaderElection
+		assert.True(t, le.Enabled, id)
+		assert.False(t, leases[le.LeaseName], "%s: a Lease of its own", id)
+		assert.False(t, configMaps[le.CheckpointConfigMap], "%s: a checkpoint ConfigMap of its own", id)
+		leases[le.LeaseName], configMaps[le.CheckpointConfigMap] = true, true
+	}
+	assert.Equal(t, "sapcpi-service-keys", secretVolume(ds.Spec.Template.Spec.Volumes), "one Secret with a service key per tenant")
+}
+
+func secretVolume(vs []corev1.Volume) string {
+	for _, v := range vs {
+		if v.Secret != nil {
+			return v.Secret.SecretName
+		}
+	}
+	return ""
 }

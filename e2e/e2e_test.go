@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -619,8 +620,9 @@ func TestDeployConfigsValidateWithTheDistribution(t *testing.T) {
 	for name, cfg := range map[string]string{"configmap": cm.Data["config.yaml"], "daemonset": dsCM.Data["config.yaml"], "helm": string(helmCfg)} {
 		t.Run(name, func(t *testing.T) {
 			require.NotEmpty(t, cfg)
-			// The pods mount the service key at /etc/sapcpi; here a test key stands in for it.
-			cfg = strings.ReplaceAll(cfg, "/etc/sapcpi/service-key.json", filepath.Join("..", "testdata", "service-key.json"))
+			// The pods mount the service keys at /etc/sapcpi (one per tenant in the DaemonSet); here a test
+			// key stands in for each.
+			cfg = mountedKey.ReplaceAllLiteralString(cfg, filepath.Join("..", "testdata", "service-key.json"))
 			cfg = strings.ReplaceAll(cfg, "/var/lib/otelcol-sapcpi", filepath.Join(dir, name))
 			path := filepath.Join(dir, name+".yaml")
 			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
@@ -631,6 +633,8 @@ func TestDeployConfigsValidateWithTheDistribution(t *testing.T) {
 		})
 	}
 }
+
+var mountedKey = regexp.MustCompile(`/etc/sapcpi/[-a-z0-9]+\.json`)
 
 func dropNulls(m map[string]any) map[string]any {
 	for k, v := range m {

@@ -1,41 +1,46 @@
 package sapcpireceiver
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"time"
 
-	"go.uber.org/zap"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
-// LeaderElectionConfig lets several collectors (a DaemonSet) watch one tenant with only the leader
-// polling. The checkpoint then lives in a ConfigMap, where the next leader reads it.
+// LeaderElectionConfig lets several collectors (a DaemonSet) watch a tenant with only the leader
+// polling. The checkpoint then lives in a ConfigMap, where the next leader reads it. With several
+// tenants, the pods spread the leases among them (leader_balance.go).
 type LeaderElectionConfig struct {
 	Enabled bool `mapstructure:"enabled"`
-	// LeaseName is the coordination.k8s.io Lease the pods compete for (one per tenant).
+	// LeaseName is the coordination.k8s.io Lease the pods compete for (one per tenant, unique among the
+	// tenants of the namespace).
 	LeaseName string `mapstructure:"lease_name"`
 	// Namespace of the Lease and ConfigMap; default the pod's namespace (POD_NAMESPACE or the service
 	// account's namespace file).
 	Namespace string `mapstructure:"namespace"`
 	// Identity of this pod in the Lease; default POD_NAME, else the host name.
 	Identity string `mapstructure:"identity"`
-	// CheckpointConfigMap holds the checkpoints; it replaces storage when leader election is on.
-	CheckpointConfigMap string        `mapstructure:"checkpoint_configmap"`
-	LeaseDuration       time.Duration `mapstructure:"lease_duration"`
-	RenewDeadline       time.Duration `mapstructure:"renew_deadline"`
-	RetryPeriod         time.Duration `mapstructure:"retry_period"`
+	// CheckpointConfigMap holds this tenant's checkpoints (one ConfigMap per tenant, up to 1 MiB); it
+	// replaces storage when leader election is on.
+	CheckpointConfigMap string `mapstructure:"checkpoint_configmap"`
+	// CheckpointFlushInterval is how long a commit may wait before it is written to the ConfigMap, so
+	// that the commits of a backfill (one per page) become one update; 0 writes every commit. When the
+	// pollers stop (shutdown, hand-over) what waits is written before the Lease is released.
+	CheckpointFlushInterval time.Duration `mapstructure:"checkpoint_flush_interval"`
+	LeaseDuration           time.Duration `mapstructure:"lease_duration"`
+	RenewDeadline           time.Duration `mapstructure:"renew_deadline"`
+	RetryPeriod             time.Duration `mapstructure:"retry_period"`
 }
 
 func defaultLeaderElectionConfig() LeaderElectionConfig {
-	return LeaderElectionConfig{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+	return LeaderElectionConfig{
+		CheckpointFlushInterval: 5 * time.Second,
+		LeaseDuration:           15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+	}
 }
 
 // Validate checks the section; the collector prefixes the errors with "leader_election".
@@ -50,6 +55,9 @@ func (c *LeaderElectionConfig) Validate() error {
 	if c.CheckpointConfigMap == "" {
 		errs = append(errs, errors.New("checkpoint_configmap: required, so that the next leader reads the checkpoint (e.g. sapcpi-prod-checkpoints)"))
 	}
+	if c.CheckpointFlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("checkpoint_flush_interval: must not be negative, got %s", c.CheckpointFlushInterval))
+	}
 	if !(c.RetryPeriod > 0 && c.RetryPeriod < c.RenewDeadline && c.RenewDeadline < c.LeaseDuration) {
 		errs = append(errs, fmt.Errorf("need 0 < retry_period < renew_deadline < lease_duration, got %s, %s, %s", c.RetryPeriod, c.RenewDeadline, c.LeaseDuration))
 	}
@@ -63,10 +71,11 @@ type kubeClients struct {
 	Coordination coordinationv1client.CoordinationV1Interface
 }
 
-// kubeClient builds the in-cluster clients; tests replace it with a fake clientset's.
+// kubeClient builds the in-cluster clients; tests replace it with a fake clientset's (one per pod
+// identity, where a test cuts one pod off the API).
 var kubeClient = defaultKubeClient
 
-func defaultKubeClient() (kubeClients, error) {
+func defaultKubeClient(LeaderElectionConfig) (kubeClients, error) {
 	cfg, err := rest.InClusterConfig()
 	if err != nil {
 		return kubeClients{}, fmt.Errorf("leader_election needs to run in Kubernetes: %w", err)
@@ -104,35 +113,4 @@ func (c *LeaderElectionConfig) identity() string {
 	}
 	h, _ := os.Hostname()
 	return h
-}
-
-// lead runs the election until ctx ends: while this pod leads, start runs the pollers, and stop
-// ends them when the lease is lost. The Lease is released when ctx ends, after stop returned.
-func lead(ctx context.Context, cs kubeClients, c LeaderElectionConfig, logger *zap.Logger, start func(), stop func()) {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: c.LeaseName, Namespace: c.namespace()},
-		Client:     cs.Coordination,
-		LockConfig: resourcelock.ResourceLockConfig{Identity: c.identity()},
-	}
-	for ctx.Err() == nil {
-		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock: lock, LeaseDuration: c.LeaseDuration, RenewDeadline: c.RenewDeadline, RetryPeriod: c.RetryPeriod,
-			ReleaseOnCancel: true, Name: c.LeaseName,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(context.Context) {
-					logger.Info("Leading: polling the tenant", zap.String("lease", c.LeaseName), zap.String("identity", c.identity()))
-					start()
-				},
-				OnStoppedLeading: func() {
-					logger.Info("Not leading: polling stopped", zap.String("lease", c.LeaseName))
-					stop()
-				},
-			},
-		})
-		if err != nil {
-			logger.Error("Leader election cannot start", zap.Error(err))
-			return
-		}
-		le.Run(ctx)
-	}
 }

@@ -143,20 +143,25 @@ func (t *tenant) start(ctx context.Context, host component.Host) (err error) {
 	}
 	t.servers = env.servers
 
+	le := t.cfg.LeaderElection
+	var cand *candidate
+	if le.Enabled {
+		if cand, err = joinElection(kube, le, t.set.ID, t.set.Logger); err != nil {
+			return err
+		}
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	t.started = true
-	le := t.cfg.LeaderElection
 	if !le.Enabled {
 		t.runPollers(runCtx, sources)
 	} else {
-		// Each leadership term runs the pollers afresh: they load the checkpoint the last leader left.
+		// Each leadership term runs the pollers afresh, under the term's context: they load the
+		// checkpoint the last leader left.
 		electCtx, stopElection := context.WithCancel(context.Background())
 		t.stopElection = stopElection
 		t.election.Go(func() {
-			lead(electCtx, kube, le, t.set.Logger,
-				func() { t.runPollers(runCtx, sources) },
-				func() { t.stopPollersAndWait() })
+			cand.lead(electCtx, func(term context.Context) { t.runPollers(term, sources) }, t.stopPollersAndWait)
 		})
 	}
 	names := make([]string, len(sources))
@@ -187,11 +192,12 @@ func (t *tenant) environment(ctx context.Context, host component.Host) (*sourceE
 	le := t.cfg.LeaderElection
 	var kube kubeClients
 	if le.Enabled {
-		if kube, err = kubeClient(); err != nil {
+		if kube, err = kubeClient(le); err != nil {
 			return nil, kubeClients{}, err
 		}
 		// The next leader, in another pod, must read the checkpoint: it lives in a ConfigMap.
-		t.storage = k8sstore.New(kube.Core, le.namespace(), le.CheckpointConfigMap)
+		t.storage = k8sstore.New(kube.Core, le.namespace(), le.CheckpointConfigMap,
+			k8sstore.Options{Owner: le.LeaseName, FlushInterval: le.CheckpointFlushInterval})
 	} else if t.storage, err = storageClient(ctx, host, t.cfg.StorageID, t.set.ID); err != nil {
 		return nil, kubeClients{}, err
 	}
@@ -242,6 +248,14 @@ func (t *tenant) stopPollersAndWait() {
 	}
 	t.jobsMu.Unlock()
 	t.wg.Wait()
+	// What the pollers committed is written before the Lease can go to another pod.
+	if f, ok := t.storage.(interface{ Flush(context.Context) error }); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := f.Flush(ctx); err != nil {
+			t.set.Logger.Warn("Checkpoint not written when the pollers stopped; the next leader resumes from the one before and repeats the records since", zap.Error(err))
+		}
+	}
 }
 
 func (t *tenant) stop(ctx context.Context) error {

@@ -1,5 +1,6 @@
 // Command fakecpi serves a simulated SAP Cloud Integration tenant (and, under /calm, a simulated SAP
-// Cloud ALM) on loopback, for `make run`, the end-to-end test and benchmarks. It can write a service key for it, so the collector is configured the
+// Cloud ALM; with -tenants, many tenants under /t/<name>/) on loopback, for `make run`, the end-to-end
+// test and benchmarks. It can write a service key for it, so the collector is configured the
 // way a user configures a real tenant.
 package main
 
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +50,9 @@ func main() {
 	advance := flag.Duration("advance-per-request", 0, "move the tenant's clock by this much after every MessageProcessingLogs list request")
 	literalQuotes := flag.Bool("literal-quotes-only", false, "find keyed paths only with literal quotes; %27 answers 404")
 	runsNotFound := flag.Bool("runs-not-found", false, "answer 404 for MPL Runs and RunSteps")
+	tenants := flag.Int("tenants", 0, "also serve this many tenants, each with its own stream and credentials, under /t/<name>/ (names t01, t02, …)")
+	keyDir := flag.String("service-key-dir", "", "with -tenants: write one service key per tenant, <name>.json, into this directory")
+	outages := flag.String("tenant-outages", "", "with -tenants: comma list of <name>=401|404|429 (a deleted service key, a deleted tenant, a throttling storm)")
 	traceFormats := flag.String("trace-formats", "classic", "comma list of line formats the trace log files take in turn: classic (#2.0#…), hashed (2026-12-01 20:31:01.726#+00#LEVEL#…), mixed (both, and stray lines)")
 	pushTarget := flag.String("push-target", "", "also push MPL states like External Logging: OTEL, JSON or Splunk")
 	pushURL := flag.String("push-url", "", "push target URL (OTEL: the full …/v1/logs URL; Splunk: the HEC base)")
@@ -118,6 +123,28 @@ func main() {
 		}
 	}
 	mux := http.NewServeMux()
+	if *tenants > 0 {
+		hosted := fakecpi.NewTenants(fakecpi.TenantNames(*tenants), func(string) fakecpi.Options { return opts })
+		if err := setOutages(hosted, *outages); err != nil {
+			log.Fatalf("fakecpi: -tenant-outages: %v", err)
+		}
+		if *keyDir != "" {
+			if err := os.MkdirAll(*keyDir, 0o700); err != nil {
+				log.Fatalf("fakecpi: %v", err)
+			}
+			for _, name := range hosted.Names() {
+				raw, err := hosted.ServiceKey(base, name)
+				if err == nil {
+					err = os.WriteFile(filepath.Join(*keyDir, name+".json"), raw, 0o600)
+				}
+				if err != nil {
+					log.Fatalf("fakecpi: writing the service key of %s: %v", name, err)
+				}
+			}
+		}
+		mux.Handle("/t/", hosted.Handler())
+		fmt.Printf("fakecpi: %d simulated tenants at %s/t/<name>/api/v1 (%s … %s)\n", *tenants, base, hosted.Names()[0], hosted.Names()[*tenants-1])
+	}
 	mux.Handle("/calm/", http.StripPrefix("/calm", alm.Handler()))
 	mux.Handle("/btp/", http.StripPrefix("/btp", audit.Handler()))
 	mux.Handle("/", sim.Handler())
@@ -154,4 +181,23 @@ func main() {
 		log.Fatalf("fakecpi: %v", err)
 	}
 	<-pushDone
+}
+
+// setOutages applies a -tenant-outages list such as "t04=401,t06=429".
+func setOutages(t *fakecpi.Tenants, list string) error {
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, code, ok := strings.Cut(item, "=")
+		o := fakecpi.Outage(code)
+		switch {
+		case !ok || t.Tenant(name) == nil:
+			return fmt.Errorf("%q: want <tenant>=<401|404|429> with a tenant of -tenants", item)
+		case o != fakecpi.OutageUnauthorized && o != fakecpi.OutageNotFound && o != fakecpi.OutageThrottled:
+			return fmt.Errorf("%q: the outage is 401, 404 or 429", item)
+		}
+		t.SetOutage(name, o)
+	}
+	return nil
 }
