@@ -42,7 +42,7 @@ func hostedConfig(t *testing.T, ts *fakecpi.Tenants, base, name string) *Config 
 	cfg.Endpoint = ts.URL(base, name)
 	cfg.OAuth2 = &OAuth2Config{ClientID: id, ClientSecret: configopaque.String(secret), TokenURL: ts.URL(base, name) + "/oauth/token"}
 	cfg.TenantName = name
-	cfg.Inventory.Enabled, cfg.AuditLogs.Enabled, cfg.LogFiles.Enabled = false, false, false
+	cfg.Inventory.Enabled, cfg.AuditLogs.Enabled, cfg.LogFiles.Enabled, cfg.Operations.Enabled = false, false, false, false
 	cfg.Messages.PollInterval = time.Second
 	cfg.Messages.SettleDelay = 0
 	cfg.CollectionInterval = 200 * time.Millisecond

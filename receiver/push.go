@@ -89,15 +89,15 @@ func (c *PushConfig) Validate() error {
 	if c.NetAddr.Endpoint == "" {
 		errs = append(errs, errors.New("endpoint: required, e.g. 0.0.0.0:8088 behind the ingress SAP's destination points at"))
 	}
-	paths := map[string]string{"otlp_path": c.OTLPPath, "json_path": c.JSONPath, "splunk_path": c.SplunkPath}
+	paths := []struct{ name, path string }{{"otlp_path", c.OTLPPath}, {"json_path", c.JSONPath}, {"splunk_path", c.SplunkPath}}
 	seen := map[string]string{}
-	for name, p := range paths {
-		if !strings.HasPrefix(p, "/") {
-			errs = append(errs, fmt.Errorf("%s: must start with /, got %q", name, p))
-		} else if other, dup := seen[p]; dup {
-			errs = append(errs, fmt.Errorf("%s and %s: must differ, both are %q", name, other, p))
+	for _, p := range paths {
+		if !strings.HasPrefix(p.path, "/") {
+			errs = append(errs, fmt.Errorf("%s: must start with /, got %q", p.name, p.path))
+		} else if other, dup := seen[p.path]; dup {
+			errs = append(errs, fmt.Errorf("%s and %s: must differ, both are %q", other, p.name, p.path))
 		}
-		seen[p] = name
+		seen[p.path] = p.name
 	}
 	if _, err := push.ParseDateFormat(c.DateFormat); err != nil {
 		errs = append(errs, fmt.Errorf("date_format: %w", err))

@@ -308,7 +308,7 @@ func TestConfigPush(t *testing.T) {
 		"push: cannot run with leader_election",
 		"date_format: ",
 		"unknown_fields.mode: must be namespace, allow or drop",
-		"json_path and otlp_path: must differ",
+		"otlp_path and json_path: must differ",
 		"dedup_window: must be at least 1m",
 	} {
 		if !strings.Contains(err.Error(), want) {
