@@ -112,7 +112,7 @@ func TestDistributionDeliversEveryFinalStateOnceAcrossFaultsQuirksPushAndTwoKill
 	require.NotEmpty(t, *otelcol, "run with -otelcol <binary> (make e2e does)")
 	dir := t.TempDir()
 
-	liveFor := 25 * time.Second
+	liveFor := 32 * time.Second
 	sim := fakecpi.New(fakecpi.Options{
 		Seed: 2026, Rate: 20, LiveFor: liveFor, TimeScale: 3 * time.Second, LateBy: 3 * time.Second,
 		Backlog: 600, BacklogSpan: 10 * time.Minute, SlowDelay: 1500 * time.Millisecond,
@@ -159,6 +159,7 @@ func TestDistributionDeliversEveryFinalStateOnceAcrossFaultsQuirksPushAndTwoKill
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
 		killedAt = append(killedAt, countRecords(t, logs))
+		t.Logf("run %d killed %s into the %s stream", run+1, time.Since(start).Round(100*time.Millisecond), liveFor)
 		// Pushes while the collector is down fail, are retried and dropped: the pull repairs them.
 		pushing = startPushing(pusher)
 	}

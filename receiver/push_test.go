@@ -34,7 +34,7 @@ type pushTest struct {
 	base string
 }
 
-func (tt *testTenant) pushed(t *testing.T, cfg *Config, logs consumer.Logs, st storage.Client) *pushTest {
+func (tt *testTenant) pushed(t testing.TB, cfg *Config, logs consumer.Logs, st storage.Client) *pushTest {
 	t.Helper()
 	cfg.Push.Enabled = true
 	cfg.Push.NetAddr.Endpoint = "127.0.0.1:0"

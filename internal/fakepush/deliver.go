@@ -47,16 +47,9 @@ func (p *Pusher) Activate(ctx context.Context) error {
 
 // deliver sends one batch and records its fate.
 func (p *Pusher) deliver(ctx context.Context, batch []event) error {
-	body, err := p.body(batch)
+	body, err := p.encode(batch)
 	if err != nil {
-		return fmt.Errorf("fakepush: rendering a batch: %w", err)
-	}
-	if p.opts.CompressData {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
-		body = buf.Bytes()
+		return err
 	}
 	ok, err := p.send(ctx, body)
 	p.mu.Lock()
@@ -79,6 +72,22 @@ func (p *Pusher) deliver(ctx context.Context, batch []event) error {
 		}
 	}
 	return err
+}
+
+// encode renders a batch as the target's request body, gzipped when CompressData is on.
+func (p *Pusher) encode(batch []event) ([]byte, error) {
+	body, err := p.body(batch)
+	if err != nil {
+		return nil, fmt.Errorf("fakepush: rendering a batch: %w", err)
+	}
+	if !p.opts.CompressData {
+		return body, nil
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	return buf.Bytes(), nil
 }
 
 // send POSTs a batch: a 2xx delivers it, a 5xx, a 429 or a transport error is retried with a doubling

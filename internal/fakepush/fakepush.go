@@ -238,18 +238,54 @@ func (p *Pusher) PushOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, batch := range p.batches(events) {
+		if err := p.deliver(ctx, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batches cuts a window's events into requests as MaxBatchCount and JSONBatchType say.
+func (p *Pusher) batches(events []event) [][]event {
 	size := p.opts.MaxBatchCount
 	if p.opts.Target == TargetJSON && p.opts.JSONBatchType == "single" {
 		size = 1
 	}
+	var out [][]event
 	for len(events) > 0 {
 		n := min(size, len(events))
-		if err := p.deliver(ctx, events[:n]); err != nil {
-			return err
-		}
+		out = append(out, events[:n])
 		events = events[n:]
 	}
-	return nil
+	return out
+}
+
+// Render returns the request bodies of every state visible since the last window, batched and
+// compressed as configured, without sending them, and the number of Run events (MPL states) in them.
+// It moves past the window like PushOnce. Benchmarks of a push endpoint post these.
+func (p *Pusher) Render() (bodies [][]byte, runs int, err error) {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	states, until := p.sim.StatesSince(p.cursor, p.opts.TenantURL)
+	p.cursor = until
+	events, err := p.events(states)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, batch := range p.batches(events) {
+		body, err := p.encode(batch)
+		if err != nil {
+			return nil, 0, err
+		}
+		bodies = append(bodies, body)
+	}
+	for _, ev := range events {
+		if ev.kind == push.KindRun {
+			runs++
+		}
+	}
+	return bodies, runs, nil
 }
 
 // ForgetNext makes the next window one that is never pushed.

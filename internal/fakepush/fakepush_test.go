@@ -504,3 +504,26 @@ func TestRunActivatesAndPushesUntilCancelled(t *testing.T) {
 	assert.Equal(t, http.MethodOptions, tg.reqs[0].Method)
 	tg.mu.Unlock()
 }
+
+// Render gives the bodies PushOnce would have sent for the same window, and nothing twice.
+func TestRenderGivesTheBodiesAPushWouldSend(t *testing.T) {
+	sim := backlogSim(120)
+	tg := newTarget(t)
+	sent, err := New(sim, Defaults(TargetOTEL, tg.URL+"/v1/logs"))
+	require.NoError(t, err)
+	require.NoError(t, sent.PushOnce(t.Context()))
+	rendered, err := New(sim, Defaults(TargetOTEL, tg.URL+"/v1/logs"))
+	require.NoError(t, err)
+	bodies, runs, err := rendered.Render()
+	require.NoError(t, err)
+
+	require.Len(t, bodies, len(tg.reqs))
+	for i, r := range tg.reqs {
+		assert.Equal(t, r.Body, bodies[i], "body %d", i)
+	}
+	assert.Equal(t, len(sent.Pushed()), runs, "one Run event per pushed state")
+	again, runs, err := rendered.Render()
+	require.NoError(t, err)
+	assert.Empty(t, again)
+	assert.Zero(t, runs)
+}
