@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -43,6 +44,10 @@ extensions:
   file_storage:
     directory: %[1]s/storage
     create_directory: true
+  # SAP's destination with BasicAuthentication sends "Basic base64(user:password)".
+  bearertokenauth/push:
+    scheme: Basic
+    token: %[3]s
 receivers:
   sapcpi/e2e:
     service_key_file: %[1]s/service-key.json
@@ -64,6 +69,7 @@ receivers:
     push:
       enabled: true
       endpoint: %[2]s
+      auth: { authenticator: bearertokenauth/push }
 exporters:
   file/logs:
     path: %[1]s/logs.jsonl
@@ -81,7 +87,7 @@ exporters:
     # What a file exporter holds in its buffer is lost at a SIGKILL: flush before the test kills.
     flush_interval: 10ms
 service:
-  extensions: [file_storage]
+  extensions: [file_storage, bearertokenauth/push]
   telemetry:
     metrics:
       level: none
@@ -132,12 +138,15 @@ func TestDistributionDeliversEveryFinalStateOnceAcrossFaultsQuirksPushAndTwoKill
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "service-key.json"), key, 0o600))
 	pushAddr := freeAddr(t)
 	cfgPath := filepath.Join(dir, "config.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(collectorConfig, dir, pushAddr)), 0o600))
+	const destUser, destPassword = "cpi-destination", "e2e-push-password"
+	basic := base64.StdEncoding.EncodeToString([]byte(destUser + ":" + destPassword))
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(collectorConfig, dir, pushAddr, basic)), 0o600))
 	start := time.Now()
 
 	// SAP's External Logging: 20 % of the windows are never pushed and stay for the pull to find.
 	pushOpts := fakepush.Defaults(fakepush.TargetOTEL, "http://"+pushAddr+"/v1/logs")
 	pushOpts.DropShare, pushOpts.Seed, pushOpts.TenantURL = 0.2, 9, base
+	pushOpts.User, pushOpts.Password = destUser, destPassword
 	pusher, err := fakepush.New(sim, pushOpts)
 	require.NoError(t, err)
 	pushing := startPushing(pusher)
@@ -151,6 +160,13 @@ func TestDistributionDeliversEveryFinalStateOnceAcrossFaultsQuirksPushAndTwoKill
 		cmd := startCollector(t, cfgPath, filepath.Join(dir, fmt.Sprintf("run%d.log", run+1)))
 		require.Eventually(t, func() bool { return countRecords(t, logs) >= atLeast }, 90*time.Second, 200*time.Millisecond)
 		reached := time.Since(start)
+		if run == 0 {
+			// Without the destination's credentials the endpoint answers 401 and takes nothing.
+			resp, err := http.Post("http://"+pushAddr+"/v1/logs", "application/json", strings.NewReader(`{"resourceLogs":[]}`))
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		}
 		time.Sleep(2 * time.Second)
 		pushing.pause()
 		// Nothing in flight for 100 ms: the commit that follows a page's last request takes a few.
