@@ -580,7 +580,7 @@ func TestExamplesValidateWithTheDistribution(t *testing.T) {
 	env := append(os.Environ(),
 		"SAPCPI_SERVICE_KEY="+key, "SAPCPI_AUDIT_KEY="+filepath.Join("..", "testdata", "audit-service-key.json"), "OTLP_ENDPOINT=https://otlp.example.com", "OTLP_GRPC_ENDPOINT=otlp.example.com:4317",
 		"NEO_ACCOUNT=acme", "LOKI_OTLP_ENDPOINT=http://loki:3100/otlp", "ELASTIC_OTLP_ENDPOINT=apm:8200", "ELASTIC_API_KEY=k", "NEO_CLIENT_ID=id", "NEO_CLIENT_SECRET=secret", "CPI_CLIENT_ID=id", "STORAGE_DIR="+t.TempDir(),
-		"RUNDIR="+t.TempDir())
+		"RUNDIR="+t.TempDir(), "PUSH_BASIC_CREDENTIALS=Y3BpLWRlc3RpbmF0aW9uOnNlY3JldA==")
 	require.NoError(t, os.WriteFile(filepath.Join(envDir(env), "service-key.json"), mustRead(t, key), 0o600))
 	for _, k := range []string{"calm-service-key.json", "audit-service-key.json"} {
 		require.NoError(t, os.WriteFile(filepath.Join(envDir(env), k), mustRead(t, filepath.Join("..", "testdata", k)), 0o600))
