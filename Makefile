@@ -7,7 +7,8 @@ OCB       := $(BIN)/builder
 DIST      := $(CURDIR)/dist/otelcol-sapcpi
 OTELCOL   := $(DIST)/otelcol-sapcpi
 FAKECPI   := $(BIN)/fakecpi
-RUNDIR    := $(CURDIR)/.tmp/run
+RUNDIR    ?= $(CURDIR)/.tmp/run
+PUSH_ADDR ?= 127.0.0.1:18088
 SOURCES   := $(shell find receiver internal cmd -name '*.go' -not -name '*_test.go') go.mod go.sum
 
 .PHONY: all build run test unit lint e2e prometheus-test screenshots contrib bench generate fmt vet clean
@@ -34,12 +35,14 @@ run: $(OTELCOL) $(FAKECPI)
 	@rm -rf $(RUNDIR)/storage && mkdir -p $(RUNDIR)/storage
 	@echo "Starting the simulated tenant on a free loopback port (service key: $(RUNDIR)/service-key.json)"
 	@rm -f $(RUNDIR)/service-key.json
+	@# It also pushes 80 % of its MPL states to the receiver's push endpoint, as External Logging would.
 	@$(FAKECPI) -addr 127.0.0.1:0 -rate 2 -backlog 40 -backlog-span 20m -fault-rate 0.05 \
+		-push-target OTEL -push-url http://$(PUSH_ADDR)/v1/logs -push-drop-share 0.2 -push-every 5s \
 		-service-key-out $(RUNDIR)/service-key.json -calm-service-key-out $(RUNDIR)/calm-service-key.json \
 		-audit-service-key-out $(RUNDIR)/audit-service-key.json & echo $$! > $(RUNDIR)/fakecpi.pid; \
 	trap 'kill $$(cat $(RUNDIR)/fakecpi.pid) 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 50); do [ -s $(RUNDIR)/service-key.json ] && break; sleep 0.1; done; \
-	RUNDIR=$(RUNDIR) $(OTELCOL) --config $(CURDIR)/examples/run-local.yaml
+	RUNDIR=$(RUNDIR) PUSH_ENDPOINT=$(PUSH_ADDR) $(OTELCOL) --config $(CURDIR)/examples/run-local.yaml
 
 ## test: every test — unit tests with the race detector, the end-to-end run of the real binary, the alert
 ## rules and dashboards against a real Prometheus, and the build of an otelcol-contrib-style manifest

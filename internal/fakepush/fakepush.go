@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -188,21 +189,34 @@ func New(sim *fakecpi.Server, opts Options) (*Pusher, error) {
 }
 
 // Run activates the target, then pushes a window every interval until ctx ends. A missing
-// partialSuccess is only a warning, as in SAP's activation.
+// partialSuccess is only a warning, as in SAP's activation. A target that cannot be reached yet (the
+// collector starts after the simulator) is asked again every interval, as an operator would retry the
+// activation; the states of those intervals are pushed once it answers.
 func (p *Pusher) Run(ctx context.Context, every time.Duration) error {
-	if err := p.Activate(ctx); err != nil && !errors.Is(err, ErrNoPartialSuccess) {
-		return err
-	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	active := false
 	for {
+		if !active {
+			err := p.Activate(ctx)
+			var reach *net.OpError
+			switch {
+			case err == nil, errors.Is(err, ErrNoPartialSuccess):
+				active = true
+			case !errors.As(err, &reach):
+				return err
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			if err := p.PushOnce(ctx); err != nil && ctx.Err() == nil {
-				return err
-			}
+		}
+		if !active {
+			continue
+		}
+		if err := p.PushOnce(ctx); err != nil && ctx.Err() == nil {
+			return err
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,8 +48,14 @@ type target struct {
 }
 
 func newTarget(t *testing.T) *target {
+	tg := newUnstartedTarget(t)
+	tg.Start()
+	return tg
+}
+
+func newUnstartedTarget(t *testing.T) *target {
 	tg := &target{status: func(int) int { return http.StatusOK }}
-	tg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tg.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		tg.mu.Lock()
 		tg.reqs = append(tg.reqs, request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
@@ -503,6 +510,57 @@ func TestRunActivatesAndPushesUntilCancelled(t *testing.T) {
 	tg.mu.Lock()
 	assert.Equal(t, http.MethodOptions, tg.reqs[0].Method)
 	tg.mu.Unlock()
+}
+
+// A target that starts after the simulator is activated once it answers, and gets the states of the
+// time before from the first window on; one that answers wrongly stops Run.
+func TestRunWaitsForATargetThatIsNotUpYet(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	sim := fakecpi.New(fakecpi.Options{Seed: 2, Rate: 200, TimeScale: 100 * time.Millisecond})
+	sim.Truth() // the stream starts now
+	opts := Defaults(TargetOTEL, "http://"+addr+"/v1/logs")
+	opts.Since = time.Now()
+	p, err := New(sim, opts)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, 20*time.Millisecond) }()
+	time.Sleep(500 * time.Millisecond)
+	assert.Empty(t, p.Pushed(), "nothing while the target is down")
+
+	tg := newUnstartedTarget(t)
+	late, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	_ = tg.Listener.Close()
+	tg.Listener = late
+	tg.Start()
+	require.Eventually(t, func() bool { return len(p.Pushed()) > 0 }, 5*time.Second, 10*time.Millisecond)
+	up := time.Now()
+	defer func() {
+		if t.Failed() {
+			t.Logf("up %s, since %s, pushed %v", up, opts.Since, p.Pushed())
+		}
+	}()
+	require.Eventually(t, func() bool {
+		for _, k := range p.Pushed() {
+			if k.LogEnd.Before(up) {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "the states from before the target was up are pushed too")
+	cancel()
+	require.NoError(t, <-done)
+
+	refusing := newTarget(t)
+	refusing.status = func(int) int { return http.StatusNotFound }
+	p, err = New(sim, Defaults(TargetOTEL, refusing.URL+"/v1/logs"))
+	require.NoError(t, err)
+	require.ErrorContains(t, p.Run(t.Context(), 10*time.Millisecond), "answered 404")
 }
 
 // Render gives the bodies PushOnce would have sent for the same window, and nothing twice.
