@@ -1,8 +1,1170 @@
 package cpi
 
-import "io"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
+)
 
-// DecodeMessagePage decodes one MessageProcessingLogs collection document, as the client does.
+// DecodeMessagePage decodes one MessageProcessingLogs collection document, as the client does with a
+// response body.
+//
+// It is the hot path of a backfill (a thousand entries a page, tens of pages a second), so it does not go
+// through encoding/json's reflection: the body is read into a reused buffer and parsed by hand. Members it
+// does not map (__metadata, __deferred stubs, fields outside $select) are only checked for syntax, each
+// entry's strings share one allocation, and the wire types decode through their own UnmarshalJSON. The
+// result is the one DecodePage[MessageProcessingLog] gives, error class included (ErrTruncated for a body
+// cut short, ErrMalformed otherwise, a wire type's own error as it is); an entry in a shape this parser
+// does not take on its own (an escaped or case-folded key, a number where a string belongs, …) is handed
+// to encoding/json whole, so rare shapes cost speed, never correctness. FuzzMessagePageDecoders holds the
+// two decoders to the same answers.
 func DecodeMessagePage(r io.Reader) (Page[MessageProcessingLog], error) {
-	return DecodePage[MessageProcessingLog](r)
+	d := decoders.Get().(*mplDecoder)
+	defer d.release()
+	var page Page[MessageProcessingLog]
+	var readErr error
+	d.buf, readErr = readBody(r, d.buf[:0])
+	d.pos = 0
+	err := d.page(&page)
+	if readErr != nil && (err == nil || !isTruncated(err)) {
+		// The document ended (or broke) before the read failed: as a streaming decoder, stop there.
+		readErr = nil
+	}
+	if readErr != nil {
+		return page, wrapJSON(readErr)
+	}
+	return page, err
+}
+
+var decoders = sync.Pool{New: func() any { return &mplDecoder{} }}
+
+// maxPooledBuffer keeps a rare huge response from pinning its buffer in the pool.
+const maxPooledBuffer = 8 << 20
+
+// mplDecoder is the state of one page's decode; it is pooled, so its buffers outlive the page.
+type mplDecoder struct {
+	buf []byte
+	pos int
+	// scratch collects the page's entries; the page gets an exact-size copy, so that a page does not
+	// carry the slack of append's doubling into the mapping and the pipeline.
+	scratch []MessageProcessingLog
+	// arena holds the unescaped strings of the current entry; fix says which field gets which span.
+	arena []byte
+	fix   []fixup
+	// propFix places the strings of the entry's CustomHeaderProperties.
+	propFix []propFixup
+}
+
+type fixup struct {
+	dst        *string
+	start, end int
+}
+
+type propFixup struct {
+	index      int
+	value      bool
+	start, end int
+}
+
+func (d *mplDecoder) release() {
+	clear(d.scratch)
+	d.scratch = d.scratch[:0]
+	d.fix = d.fix[:0]
+	if cap(d.buf) > maxPooledBuffer {
+		d.buf = nil
+	}
+	if cap(d.arena) > maxPooledBuffer {
+		d.arena = nil
+	}
+	decoders.Put(d)
+}
+
+// readBody reads r to its end into buf, growing it.
+func readBody(r io.Reader, buf []byte) ([]byte, error) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 64<<10)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(make([]byte, 0, 2*cap(buf)), buf...)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func isTruncated(err error) bool {
+	_, ok := err.(truncatedError)
+	return ok
+}
+
+// truncatedError is the decoder's own "the document is not complete": the body ended where the JSON
+// still needed more. It is classified as ErrTruncated, as encoding/json's io.ErrUnexpectedEOF is.
+type truncatedError struct{ err error }
+
+func (e truncatedError) Error() string { return e.err.Error() }
+func (e truncatedError) Unwrap() error { return e.err }
+
+func (d *mplDecoder) truncated() error {
+	return truncatedError{wrapJSON(io.ErrUnexpectedEOF)}
+}
+
+func (d *mplDecoder) malformed(what string) error {
+	if d.pos < len(d.buf) {
+		return fmt.Errorf("%w: %s (byte %d, %q)", ErrNotOData, what, d.pos, d.buf[d.pos])
+	}
+	return fmt.Errorf("%w: %s (byte %d)", ErrNotOData, what, d.pos)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// peek skips whitespace and returns the next byte; false at the end of the body.
+func (d *mplDecoder) peek() (byte, bool) {
+	for d.pos < len(d.buf) {
+		c := d.buf[d.pos]
+		if !isSpace(c) {
+			return c, true
+		}
+		d.pos++
+	}
+	return 0, false
+}
+
+// The envelope below follows decodeCollection step by step (json.Decoder's Token, More and Decode), so
+// that every document fails where, and as, it fails there.
+
+// page reads {"d":{"results":[…],"__next":…,"__count":…}} or {"d":[…]}; other members are skipped.
+func (d *mplDecoder) page(p *Page[MessageProcessingLog]) error {
+	if err := d.openDelim('{'); err != nil {
+		return err
+	}
+	foundD := false
+	first := true
+	for d.more() {
+		key, err := d.memberKey(&first)
+		if err != nil {
+			return err
+		}
+		if string(key) != "d" {
+			if err := d.skipMember(); err != nil {
+				return err
+			}
+			continue
+		}
+		foundD = true
+		if err := d.colon(); err != nil {
+			return err
+		}
+		c, err := d.valueToken()
+		if err != nil {
+			return err
+		}
+		switch c {
+		case '[':
+			if err := d.results(); err != nil {
+				return err
+			}
+		case '{':
+			if err := d.collectionBody(p); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%w: \"d\" is neither an object nor an array", ErrNotOData)
+		}
+	}
+	if !foundD {
+		return fmt.Errorf("%w: no \"d\" member", ErrNotOData)
+	}
+	if err := d.closeDelim('}'); err != nil {
+		return err
+	}
+	if len(d.scratch) > 0 {
+		p.Results = make([]MessageProcessingLog, len(d.scratch))
+		copy(p.Results, d.scratch)
+	}
+	return nil
+}
+
+func (d *mplDecoder) collectionBody(p *Page[MessageProcessingLog]) error {
+	first := true
+	for d.more() {
+		key, err := d.memberKey(&first)
+		if err != nil {
+			return err
+		}
+		switch string(key) {
+		case "results":
+			if err := d.colon(); err != nil {
+				return err
+			}
+			c, err := d.valueToken()
+			if err != nil {
+				return err
+			}
+			if c != '[' {
+				return fmt.Errorf("%w: expected '['", ErrNotOData)
+			}
+			if err := d.results(); err != nil {
+				return err
+			}
+		case "__next":
+			raw, err := d.memberValue()
+			if err != nil {
+				return err
+			}
+			switch raw[0] {
+			case '"':
+				p.Next = d.unquoteString(raw)
+			case 'n':
+			default:
+				return fmt.Errorf("%w: __next is not a string", ErrNotOData)
+			}
+		case "__count":
+			raw, err := d.memberValue()
+			if err != nil {
+				return err
+			}
+			var n Int64
+			if err := n.UnmarshalJSON(raw); err != nil {
+				return wrapJSON(err)
+			}
+			p.Count, p.HasCount = int64(n), true
+		default:
+			if err := d.skipMember(); err != nil {
+				return err
+			}
+		}
+	}
+	return d.closeDelim('}')
+}
+
+// more is json.Decoder.More: another element or member follows.
+func (d *mplDecoder) more() bool {
+	c, ok := d.peek()
+	return ok && c != ']' && c != '}'
+}
+
+// openDelim is the first Token of the document, which must be want.
+func (d *mplDecoder) openDelim(want byte) error {
+	c, err := d.valueToken()
+	if err != nil {
+		return err
+	}
+	if c != want {
+		return fmt.Errorf("%w: expected %q", ErrNotOData, want)
+	}
+	return nil
+}
+
+// valueToken reads a Token where a value starts: '{' or '[' is consumed and returned; a scalar is read
+// whole and reported as 0 (the caller wanted a delimiter); a closing or separating byte is malformed.
+func (d *mplDecoder) valueToken() (byte, error) {
+	c, ok := d.peek()
+	switch {
+	case !ok:
+		return 0, d.truncated()
+	case c == '{' || c == '[':
+		d.pos++
+		return c, nil
+	case c == ']' || c == '}' || c == ',' || c == ':':
+		return 0, d.malformed("unexpected delimiter")
+	}
+	if err := d.skipValue(0); err != nil {
+		return 0, err
+	}
+	return 0, nil
+}
+
+// closeDelim is the Token that ends an object (want '}') or array (want ']'); More said nothing follows.
+func (d *mplDecoder) closeDelim(want byte) error {
+	c, ok := d.peek()
+	if !ok {
+		return d.truncated()
+	}
+	if c != want {
+		return d.malformed("mismatched delimiter")
+	}
+	d.pos++
+	return nil
+}
+
+// memberKey is the Token of an object key, after a ',' when one member was read already. It returns the
+// raw key; keys with escapes are unquoted into the arena.
+func (d *mplDecoder) memberKey(first *bool) ([]byte, error) {
+	c := d.buf[d.pos] // more() stopped on it
+	if !*first {
+		if c != ',' {
+			return nil, d.malformed("expected comma after object member")
+		}
+		d.pos++
+		var ok bool
+		if c, ok = d.peek(); !ok {
+			return nil, d.truncated()
+		}
+	}
+	if c != '"' {
+		return nil, d.malformed("expected an object key")
+	}
+	*first = false
+	start := d.pos
+	plain, err := d.skipString()
+	if err != nil {
+		return nil, err
+	}
+	raw := d.buf[start+1 : d.pos-1]
+	if plain {
+		return raw, nil
+	}
+	d.arena = appendUnquoted(d.arena[:0], raw)
+	return d.arena, nil
+}
+
+// colon consumes the ':' after a key.
+func (d *mplDecoder) colon() error {
+	c, ok := d.peek()
+	if !ok {
+		return d.truncated()
+	}
+	if c != ':' {
+		return d.malformed("expected colon after object key")
+	}
+	d.pos++
+	return nil
+}
+
+// skipMember is json.Decoder.Decode into a RawMessage after a key: colon, then one whole value.
+func (d *mplDecoder) skipMember() error {
+	_, err := d.memberValue()
+	return err
+}
+
+// memberValue reads the colon and one whole value after a key and returns the value's bytes.
+func (d *mplDecoder) memberValue() ([]byte, error) {
+	if err := d.colon(); err != nil {
+		return nil, err
+	}
+	if _, ok := d.peek(); !ok {
+		return nil, d.truncated()
+	}
+	start := d.pos
+	if err := d.skipValue(0); err != nil {
+		return nil, err
+	}
+	return d.buf[start:d.pos], nil
+}
+
+// results reads array elements as entries until the closing bracket, which it consumes.
+func (d *mplDecoder) results() error {
+	first := true
+	for d.more() {
+		if !first {
+			if d.buf[d.pos] != ',' {
+				return d.malformed("expected comma after array element")
+			}
+			d.pos++
+		}
+		first = false
+		if err := d.entry(); err != nil {
+			return err
+		}
+	}
+	return d.closeDelim(']')
+}
+
+// entry decodes one array element into a new entry of the page.
+func (d *mplDecoder) entry() error {
+	c, ok := d.peek()
+	if !ok {
+		return d.truncated()
+	}
+	start := d.pos
+	d.scratch = append(d.scratch, MessageProcessingLog{})
+	v := &d.scratch[len(d.scratch)-1]
+	if c == '{' {
+		fast, err := d.mpl(v)
+		if err != nil {
+			return err
+		}
+		if fast {
+			d.commitStrings(v)
+			return nil
+		}
+		// Something this parser does not take on its own: read the whole element (its syntax errors
+		// come first, as with encoding/json), then let encoding/json decode it.
+		d.pos = start
+	}
+	if err := d.skipValue(0); err != nil {
+		return err
+	}
+	*v = MessageProcessingLog{}
+	if err := json.Unmarshal(d.buf[start:d.pos], v); err != nil {
+		return wrapJSON(err)
+	}
+	return nil
+}
+
+// commitStrings gives the entry's strings their values: one allocation for all of them.
+func (d *mplDecoder) commitStrings(v *MessageProcessingLog) {
+	s := string(d.arena)
+	for _, f := range d.fix {
+		*f.dst = s[f.start:f.end]
+	}
+	// The properties are addressed by index: their slice moved while it grew.
+	for _, f := range d.propFix {
+		p := &v.CustomHeaderProperties[f.index]
+		if f.value {
+			p.Value = s[f.start:f.end]
+		} else {
+			p.Name = s[f.start:f.end]
+		}
+	}
+	d.fix = d.fix[:0]
+	d.propFix = d.propFix[:0]
+	d.arena = d.arena[:0]
+}
+
+// mplField numbers the members of a MessageProcessingLog.
+type mplField uint8
+
+const (
+	fUnknown mplField = iota
+	fMessageGuid
+	fCorrelationId
+	fApplicationMessageId
+	fApplicationMessageType
+	fLogStart
+	fLogEnd
+	fSender
+	fReceiver
+	fIntegrationFlowName
+	fStatus
+	fAlternateWebLink
+	fIntegrationArtifact
+	fLogLevel
+	fCustomStatus
+	fArchivingStatus
+	fArchivingSenderChannelMessages
+	fArchivingReceiverChannelMessages
+	fArchivingLogAttachments
+	fArchivingPersistedMessages
+	fTransactionId
+	fPreviousComponentName
+	fLocalComponentName
+	fOriginComponentName
+	fCustomHeaderProperties
+)
+
+// mplFieldNames are the keys encoding/json would match, case-insensitively, to a field.
+var mplFieldNames = []string{
+	"MessageGuid", "CorrelationId", "ApplicationMessageId", "ApplicationMessageType", "LogStart", "LogEnd",
+	"Sender", "Receiver", "IntegrationFlowName", "Status", "AlternateWebLink", "IntegrationArtifact",
+	"LogLevel", "CustomStatus", "ArchivingStatus", "ArchivingSenderChannelMessages",
+	"ArchivingReceiverChannelMessages", "ArchivingLogAttachments", "ArchivingPersistedMessages",
+	"TransactionId", "PreviousComponentName", "LocalComponentName", "OriginComponentName",
+	"CustomHeaderProperties",
+}
+
+var artifactFieldNames = []string{"Id", "Name", "Type", "PackageId", "PackageName"}
+
+var propertyFieldNames = []string{"Name", "Value"}
+
+func lookupMPLField(key []byte) mplField {
+	switch string(key) {
+	case "MessageGuid":
+		return fMessageGuid
+	case "CorrelationId":
+		return fCorrelationId
+	case "ApplicationMessageId":
+		return fApplicationMessageId
+	case "ApplicationMessageType":
+		return fApplicationMessageType
+	case "LogStart":
+		return fLogStart
+	case "LogEnd":
+		return fLogEnd
+	case "Sender":
+		return fSender
+	case "Receiver":
+		return fReceiver
+	case "IntegrationFlowName":
+		return fIntegrationFlowName
+	case "Status":
+		return fStatus
+	case "AlternateWebLink":
+		return fAlternateWebLink
+	case "IntegrationArtifact":
+		return fIntegrationArtifact
+	case "LogLevel":
+		return fLogLevel
+	case "CustomStatus":
+		return fCustomStatus
+	case "ArchivingStatus":
+		return fArchivingStatus
+	case "ArchivingSenderChannelMessages":
+		return fArchivingSenderChannelMessages
+	case "ArchivingReceiverChannelMessages":
+		return fArchivingReceiverChannelMessages
+	case "ArchivingLogAttachments":
+		return fArchivingLogAttachments
+	case "ArchivingPersistedMessages":
+		return fArchivingPersistedMessages
+	case "TransactionId":
+		return fTransactionId
+	case "PreviousComponentName":
+		return fPreviousComponentName
+	case "LocalComponentName":
+		return fLocalComponentName
+	case "OriginComponentName":
+		return fOriginComponentName
+	case "CustomHeaderProperties":
+		return fCustomHeaderProperties
+	}
+	return fUnknown
+}
+
+// foldsTo reports whether encoding/json would match key to one of names although it is not spelled
+// exactly so (it matches case-insensitively). OData's own members (__metadata, __deferred) never do.
+func foldsTo(key []byte, names []string) bool {
+	if len(key) >= 2 && key[0] == '_' && key[1] == '_' {
+		return false
+	}
+	for _, n := range names {
+		if bytes.EqualFold(key, []byte(n)) {
+			return true
+		}
+	}
+	return false
+}
+
+// objectMember is the start of one member of an object the fast path reads: it consumes the key and the
+// colon and reports the raw key, whether it had to be unquoted, and whether the object ended instead.
+func (d *mplDecoder) objectMember(first bool) (key []byte, plain, end bool, err error) {
+	c, ok := d.peek()
+	if !ok {
+		return nil, false, false, d.truncated()
+	}
+	if first && c == '}' {
+		d.pos++
+		return nil, false, true, nil
+	}
+	if !first {
+		switch c {
+		case '}':
+			d.pos++
+			return nil, false, true, nil
+		case ',':
+			d.pos++
+			if c, ok = d.peek(); !ok {
+				return nil, false, false, d.truncated()
+			}
+		default:
+			return nil, false, false, d.malformed("expected comma or '}' after object member")
+		}
+	}
+	if c != '"' {
+		return nil, false, false, d.malformed("expected an object key")
+	}
+	start := d.pos
+	if plain, err = d.skipString(); err != nil {
+		return nil, false, false, err
+	}
+	key = d.buf[start+1 : d.pos-1]
+	if err = d.colon(); err != nil {
+		return nil, false, false, err
+	}
+	if _, ok := d.peek(); !ok {
+		return nil, false, false, d.truncated()
+	}
+	return key, plain, false, nil
+}
+
+// mpl reads one entry object (d.pos at its '{'). fast is false when the entry must go to encoding/json;
+// err is a syntax error or truncation met on the way.
+func (d *mplDecoder) mpl(v *MessageProcessingLog) (fast bool, err error) {
+	d.pos++
+	d.arena = d.arena[:0]
+	d.fix = d.fix[:0]
+	d.propFix = d.propFix[:0]
+	seenProps := false
+	for first := true; ; first = false {
+		key, plain, end, err := d.objectMember(first)
+		if err != nil || end {
+			return err == nil, err
+		}
+		if !plain {
+			return false, nil
+		}
+		f := lookupMPLField(key)
+		if f == fCustomHeaderProperties {
+			if seenProps {
+				// encoding/json decodes a repeated array into the first one's elements: its business.
+				return false, nil
+			}
+			seenProps = true
+		}
+		var ok bool
+		switch f {
+		case fUnknown:
+			if foldsTo(key, mplFieldNames) {
+				return false, nil
+			}
+			err, ok = d.skipValue(1), true
+		case fMessageGuid:
+			ok, err = d.stringValue(&v.MessageGuid)
+		case fCorrelationId:
+			ok, err = d.stringValue(&v.CorrelationId)
+		case fApplicationMessageId:
+			ok, err = d.stringValue(&v.ApplicationMessageId)
+		case fApplicationMessageType:
+			ok, err = d.stringValue(&v.ApplicationMessageType)
+		case fLogStart:
+			ok, err = d.wireValue(&v.LogStart)
+		case fLogEnd:
+			ok, err = d.wireValue(&v.LogEnd)
+		case fSender:
+			ok, err = d.stringValue(&v.Sender)
+		case fReceiver:
+			ok, err = d.stringValue(&v.Receiver)
+		case fIntegrationFlowName:
+			ok, err = d.stringValue(&v.IntegrationFlowName)
+		case fStatus:
+			ok, err = d.stringValue(&v.Status)
+		case fAlternateWebLink:
+			ok, err = d.stringValue(&v.AlternateWebLink)
+		case fIntegrationArtifact:
+			ok, err = d.artifact(&v.IntegrationArtifact)
+		case fLogLevel:
+			ok, err = d.stringValue(&v.LogLevel)
+		case fCustomStatus:
+			ok, err = d.stringValue(&v.CustomStatus)
+		case fArchivingStatus:
+			ok, err = d.stringValue(&v.ArchivingStatus)
+		case fArchivingSenderChannelMessages:
+			ok, err = d.wireValue(&v.ArchivingSenderChannelMessages)
+		case fArchivingReceiverChannelMessages:
+			ok, err = d.wireValue(&v.ArchivingReceiverChannelMessages)
+		case fArchivingLogAttachments:
+			ok, err = d.wireValue(&v.ArchivingLogAttachments)
+		case fArchivingPersistedMessages:
+			ok, err = d.wireValue(&v.ArchivingPersistedMessages)
+		case fTransactionId:
+			ok, err = d.stringValue(&v.TransactionId)
+		case fPreviousComponentName:
+			ok, err = d.stringValue(&v.PreviousComponentName)
+		case fLocalComponentName:
+			ok, err = d.stringValue(&v.LocalComponentName)
+		case fOriginComponentName:
+			ok, err = d.stringValue(&v.OriginComponentName)
+		case fCustomHeaderProperties:
+			ok, err = d.properties(&v.CustomHeaderProperties)
+		}
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+}
+
+// stringValue reads a string member into the arena (null leaves the field as it is, as encoding/json
+// does); anything else is not the fast path's to decode.
+func (d *mplDecoder) stringValue(dst *string) (bool, error) {
+	switch d.buf[d.pos] {
+	case '"':
+		start := d.pos
+		plain, err := d.skipString()
+		if err != nil {
+			return false, err
+		}
+		raw := d.buf[start+1 : d.pos-1]
+		at := len(d.arena)
+		if plain {
+			d.arena = append(d.arena, raw...)
+		} else {
+			d.arena = appendUnquoted(d.arena, raw)
+		}
+		d.fix = append(d.fix, fixup{dst: dst, start: at, end: len(d.arena)})
+		return true, nil
+	case 'n':
+		return true, d.literal("null")
+	}
+	return false, nil
+}
+
+// wireValue hands a member's bytes to a wire type's own decoder, as encoding/json does (null included).
+func (d *mplDecoder) wireValue(dst json.Unmarshaler) (bool, error) {
+	start := d.pos
+	if err := d.skipValue(1); err != nil {
+		return false, err
+	}
+	return dst.UnmarshalJSON(d.buf[start:d.pos]) == nil, nil
+}
+
+// artifact reads the IntegrationArtifact complex value; null leaves it as it is.
+func (d *mplDecoder) artifact(a *IntegrationArtifact) (bool, error) {
+	switch d.buf[d.pos] {
+	case 'n':
+		return true, d.literal("null")
+	case '{':
+	default:
+		return false, nil
+	}
+	d.pos++
+	for first := true; ; first = false {
+		key, plain, end, err := d.objectMember(first)
+		if err != nil || end {
+			return err == nil, err
+		}
+		if !plain {
+			return false, nil
+		}
+		var dst *string
+		switch string(key) {
+		case "Id":
+			dst = &a.Id
+		case "Name":
+			dst = &a.Name
+		case "Type":
+			dst = &a.Type
+		case "PackageId":
+			dst = &a.PackageId
+		case "PackageName":
+			dst = &a.PackageName
+		default:
+			if foldsTo(key, artifactFieldNames) {
+				return false, nil
+			}
+			if err := d.skipValue(2); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if ok, err := d.stringValue(dst); err != nil || !ok {
+			return false, err
+		}
+	}
+}
+
+// properties reads CustomHeaderProperties as Expanded.UnmarshalJSON does: {"results":[…]}, a bare
+// array, a {"__deferred":…} stub or null (the last two give none).
+func (d *mplDecoder) properties(e *CustomHeaderProperties) (bool, error) {
+	switch d.buf[d.pos] {
+	case 'n':
+		*e = nil
+		d.propFix = d.propFix[:0]
+		return true, d.literal("null")
+	case '[':
+		props, ok, err := d.propertyArray(1)
+		if ok && err == nil {
+			*e = props
+		}
+		return ok, err
+	case '{':
+	default:
+		return false, nil
+	}
+	d.pos++
+	var results CustomHeaderProperties
+	for first := true; ; first = false {
+		key, plain, end, err := d.objectMember(first)
+		if err != nil {
+			return false, err
+		}
+		if end {
+			*e = results
+			return true, nil
+		}
+		if !plain {
+			return false, nil
+		}
+		if string(key) != "results" {
+			if foldsTo(key, []string{"results"}) {
+				return false, nil
+			}
+			if err := d.skipValue(2); err != nil {
+				return false, err
+			}
+			continue
+		}
+		switch d.buf[d.pos] {
+		case 'n':
+			results = nil
+			d.propFix = d.propFix[:0]
+			if err := d.literal("null"); err != nil {
+				return false, err
+			}
+		case '[':
+			props, ok, err := d.propertyArray(2)
+			if err != nil || !ok {
+				return false, err
+			}
+			results = props
+		default:
+			return false, nil
+		}
+	}
+}
+
+// propertyArray reads [{"Name":…,"Value":…},…]; depth is the nesting entered outside the array.
+func (d *mplDecoder) propertyArray(depth int) (CustomHeaderProperties, bool, error) {
+	d.pos++
+	props := CustomHeaderProperties{}
+	// Only the last array read becomes the field: the strings of an earlier one are dropped.
+	d.propFix = d.propFix[:0]
+	for first := true; ; first = false {
+		c, ok := d.peek()
+		if !ok {
+			return nil, false, d.truncated()
+		}
+		if c == ']' {
+			d.pos++
+			break
+		}
+		if !first {
+			if c != ',' {
+				return nil, false, d.malformed("expected comma or ']' after array element")
+			}
+			d.pos++
+			if c, ok = d.peek(); !ok {
+				return nil, false, d.truncated()
+			}
+		}
+		if c != '{' {
+			return nil, false, nil
+		}
+		d.pos++
+		props = append(props, CustomHeaderProperty{})
+		idx := len(props) - 1
+		for firstKey := true; ; firstKey = false {
+			key, plain, end, err := d.objectMember(firstKey)
+			if err != nil {
+				return nil, false, err
+			}
+			if end {
+				break
+			}
+			if !plain {
+				return nil, false, nil
+			}
+			var value bool
+			switch string(key) {
+			case "Name":
+			case "Value":
+				value = true
+			default:
+				if foldsTo(key, propertyFieldNames) {
+					return nil, false, nil
+				}
+				if err := d.skipValue(depth + 2); err != nil {
+					return nil, false, err
+				}
+				continue
+			}
+			switch d.buf[d.pos] {
+			case 'n':
+				if err := d.literal("null"); err != nil {
+					return nil, false, err
+				}
+			case '"':
+				start := d.pos
+				plain, err := d.skipString()
+				if err != nil {
+					return nil, false, err
+				}
+				raw := d.buf[start+1 : d.pos-1]
+				at := len(d.arena)
+				if plain {
+					d.arena = append(d.arena, raw...)
+				} else {
+					d.arena = appendUnquoted(d.arena, raw)
+				}
+				d.propFix = append(d.propFix, propFixup{index: idx, value: value, start: at, end: len(d.arena)})
+			default:
+				return nil, false, nil
+			}
+		}
+	}
+	return props, true, nil
+}
+
+// unquoteString turns a raw JSON string (quotes included) into a Go string.
+func (d *mplDecoder) unquoteString(raw []byte) string {
+	return string(appendUnquoted(nil, raw[1:len(raw)-1]))
+}
+
+// The scanner: JSON syntax exactly as encoding/json checks it (RFC 8259; control characters refused in
+// strings, invalid UTF-8 accepted; at most maxDepth nested arrays and objects per decoded value). A body
+// that ends where the grammar still needs more is truncated; anything else that breaks it is malformed.
+
+// maxDepth is encoding/json's nesting limit, counted from the value a Decode call starts at.
+const maxDepth = 10000
+
+// skipValue checks one whole value at d.pos (after whitespace); depth is the nesting already entered
+// within the value encoding/json would be decoding.
+func (d *mplDecoder) skipValue(depth int) error {
+	c, ok := d.peek()
+	if !ok {
+		return d.truncated()
+	}
+	switch {
+	case c == '{':
+		if depth+1 > maxDepth {
+			return d.malformed("exceeded max depth")
+		}
+		d.pos++
+		for first := true; ; first = false {
+			_, _, end, err := d.objectMember(first)
+			if err != nil {
+				return err
+			}
+			if end {
+				return nil
+			}
+			if err := d.skipValue(depth + 1); err != nil {
+				return err
+			}
+		}
+	case c == '[':
+		if depth+1 > maxDepth {
+			return d.malformed("exceeded max depth")
+		}
+		d.pos++
+		for first := true; ; first = false {
+			c, ok := d.peek()
+			if !ok {
+				return d.truncated()
+			}
+			if c == ']' && first {
+				d.pos++
+				return nil
+			}
+			if !first {
+				switch c {
+				case ']':
+					d.pos++
+					return nil
+				case ',':
+					d.pos++
+				default:
+					return d.malformed("expected comma or ']' after array element")
+				}
+			}
+			if err := d.skipValue(depth + 1); err != nil {
+				return err
+			}
+		}
+	case c == '"':
+		_, err := d.skipString()
+		return err
+	case c == 't':
+		return d.literal("true")
+	case c == 'f':
+		return d.literal("false")
+	case c == 'n':
+		return d.literal("null")
+	case c == '-' || ('0' <= c && c <= '9'):
+		return d.number()
+	}
+	return d.malformed("invalid character looking for beginning of value")
+}
+
+// skipString checks the string at d.pos (its opening quote) and moves past its closing quote. plain means
+// no escapes and only ASCII: the bytes are the value.
+func (d *mplDecoder) skipString() (plain bool, err error) {
+	b := d.buf
+	i := d.pos + 1
+	plain = true
+	for {
+		// The common run: printable ASCII without quote or backslash.
+		for i < len(b) {
+			c := b[i]
+			if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+				break
+			}
+			i++
+		}
+		if i >= len(b) {
+			d.pos = i
+			return false, d.truncated()
+		}
+		switch c := b[i]; {
+		case c == '"':
+			d.pos = i + 1
+			return plain, nil
+		case c == '\\':
+			plain = false
+			if i+1 >= len(b) {
+				d.pos = len(b)
+				return false, d.truncated()
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				i += 2
+				for k := 0; k < 4; k++ {
+					if i >= len(b) {
+						d.pos = i
+						return false, d.truncated()
+					}
+					if !isHex(b[i]) {
+						d.pos = i
+						return false, d.malformed("invalid character in \\u escape")
+					}
+					i++
+				}
+			default:
+				d.pos = i + 1
+				return false, d.malformed("invalid escape in string")
+			}
+		case c < 0x20:
+			d.pos = i
+			return false, d.malformed("invalid character in string literal")
+		default: // not ASCII: encoding/json coerces it to valid UTF-8
+			plain = false
+			i++
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// literal checks true, false or null at d.pos.
+func (d *mplDecoder) literal(word string) error {
+	for i := 0; i < len(word); i++ {
+		if d.pos >= len(d.buf) {
+			return d.truncated()
+		}
+		if d.buf[d.pos] != word[i] {
+			return d.malformed("invalid character in literal " + word)
+		}
+		d.pos++
+	}
+	return nil
+}
+
+// number checks -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at d.pos. A number may end the body only
+// where it is complete.
+func (d *mplDecoder) number() error {
+	b := d.buf
+	i := d.pos
+	digits := func() int {
+		n := 0
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	fail := func() error {
+		d.pos = i
+		if i >= len(b) {
+			return d.truncated()
+		}
+		return d.malformed("invalid character in numeric literal")
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		digits()
+	default:
+		return fail()
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return fail()
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return fail()
+		}
+	}
+	d.pos = i
+	return nil
+}
+
+// appendUnquoted appends the value of a JSON string's inside (already checked by skipString) the way
+// encoding/json unquotes it: escapes resolved, a lone or broken surrogate and every byte of invalid
+// UTF-8 replaced by U+FFFD.
+func appendUnquoted(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			switch s[i+1] {
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				r := hex4(s[i+2 : i+6])
+				i += 6
+				if utf16.IsSurrogate(r) {
+					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						if pair := utf16.DecodeRune(r, hex4(s[i+2:i+6])); pair != utf8.RuneError {
+							dst = utf8.AppendRune(dst, pair)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				dst = utf8.AppendRune(dst, r)
+				continue
+			default: // " \ /
+				dst = append(dst, s[i+1])
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			dst = utf8.AppendRune(dst, r)
+			i += size
+		}
+	}
+	return dst
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		default:
+			c = c - 'A' + 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
