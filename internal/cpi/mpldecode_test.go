@@ -429,4 +429,3 @@ func plainEntry(rng *rand.Rand, i int) string {
 		`"LogLevel":"INFO","CustomStatus":"COMPLETED","ArchivingStatus":"NOT_RELEVANT","TransactionId":"0123456789abcdef",` +
 		`"PreviousComponentName":"CPI_sim","LocalComponentName":"CPI_sim","OriginComponentName":"CPI_sim"}`
 }
-
