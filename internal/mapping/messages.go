@@ -139,7 +139,15 @@ type pageTexts struct {
 type recordTexts struct{ start, end, body string }
 
 func messageTexts(mpls []cpi.MessageProcessingLog, details []ErrorDetail) pageTexts {
-	buf := make([]byte, 0, len(mpls)*96)
+	size := 0
+	for i := range mpls {
+		// Two instants, the body's fixed parts and its name, status and at most 200 bytes of error text.
+		size += 2*24 + 32 + max(len(mpls[i].IntegrationArtifact.Name), len(mpls[i].IntegrationFlowName)) + len(mpls[i].Status)
+		if i < len(details) {
+			size += min(len(details[i].Text), 210)
+		}
+	}
+	buf := make([]byte, 0, size)
 	ends := make([]int32, 0, 3*len(mpls))
 	for i := range mpls {
 		mpl := &mpls[i]
