@@ -27,7 +27,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 otelcol=$root/dist/otelcol-sapcpi/otelcol-sapcpi
 OUT=${OUT:-$root/.tmp/profile}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+# KEEP=path keeps the collector's log (e.g. with GODEBUG=gctrace=1 in the environment).
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -z "${KEEP:-}" ] || cp "$work/otelcol.log" "$KEEP"; rm -rf "$work"' EXIT
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 case $SERVER in
@@ -120,6 +121,8 @@ done
 end=$(date +%s.%N)
 end_ticks=$(ticks "$pid")
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+# What the resident memory is made of at the end: the binary's mapped pages, and the heap and the rest.
+split=$(awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {printf "anonymous %.1f MiB + file-backed %.1f MiB at the end", a/1024, f/1024}' "/proc/$pid/status")
 if [ "$PROFILE" = 1 ]; then
   curl -fs -o "$OUT/allocs.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/allocs"
 fi
@@ -132,9 +135,9 @@ fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v ed="$ERROR_DETAILS" -v n="$N" -v s="$start" -v e="$end" -v h="$hwm" -v span="$SPAN" -v srv="$SERVER" \
   -v xp="$EXPORTER" -v t0="$ready_ticks" -v t1="$end_ticks" -v g0="$ready_got" -v tck="$(getconf CLK_TCK)" \
-  -v req="$requests" -v bare="${bare:-}" 'BEGIN {
+  -v req="$requests" -v bare="${bare:-}" -v mem="$split" 'BEGIN {
   cpu = (t1 - t0) / tck; per = cpu / (n - g0) * 1e6
-  printf "server=%s exporter=%s error_details=%s: backfilled %d MPLs (spread over %s) in %.1f s = %.0f records/s; collector peak RSS (VmHWM) %.1f MiB\n", srv, xp, ed, n, span, e-s, n/(e-s), h/1024
+  printf "server=%s exporter=%s error_details=%s: backfilled %d MPLs (spread over %s) in %.1f s = %.0f records/s; collector peak RSS (VmHWM) %.1f MiB (%s)\n", srv, xp, ed, n, span, e-s, n/(e-s), h/1024, mem
   printf "collector CPU %.2f s for %d records = %.2f us/record", cpu, n - g0, per
   if (req != "") printf "; %d list requests = %.2f per 1,000 MPLs", req, req / n * 1000
   printf "\n"

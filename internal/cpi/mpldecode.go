@@ -13,7 +13,7 @@ import (
 // response body.
 //
 // It is the hot path of a backfill (a thousand entries a page, tens of pages a second), so it does not go
-// through encoding/json's reflection: the body is read into a reused buffer and parsed by hand. Members it
+// through encoding/json's reflection: the body is read through a reused window and parsed by hand. Members it
 // does not map (__metadata, __deferred stubs, fields outside $select) are only checked for syntax, each
 // entry's strings share one allocation, and the wire types decode through their own UnmarshalJSON. The
 // result is the one DecodePage[MessageProcessingLog] gives, error class included (ErrTruncated for a body
@@ -24,17 +24,17 @@ import (
 func DecodeMessagePage(r io.Reader) (Page[MessageProcessingLog], error) {
 	d := getDecoder()
 	defer d.release()
-	var page Page[MessageProcessingLog]
-	var readErr error
-	d.buf, readErr = readBody(r, d.buf[:0])
-	d.pos = 0
-	err := d.page(&page)
-	if readErr != nil && (err == nil || !isTruncated(err)) {
-		// The document ended (or broke) before the read failed: as a streaming decoder, stop there.
-		readErr = nil
+	d.r, d.readErr, d.eof = r, nil, false
+	d.buf, d.pos, d.base = d.buf[:0], 0, 0
+	if d.scratch == nil && d.lastLen > 0 {
+		d.scratch = make([]MessageProcessingLog, 0, d.lastLen)
 	}
-	if readErr != nil {
-		return page, wrapJSON(readErr)
+	var page Page[MessageProcessingLog]
+	err := d.page(&page)
+	if d.readErr != nil && isTruncated(err) {
+		// The body broke off where the document needed more: that failure is the answer, as with
+		// encoding/json's streaming decoder.
+		return page, wrapJSON(d.readErr)
 	}
 	return page, err
 }
@@ -58,11 +58,19 @@ const maxPooledBuffer = 8 << 20
 
 // mplDecoder is the state of one page's decode; it is pooled, so its buffers outlive the page.
 type mplDecoder struct {
-	buf []byte
-	pos int
+	// buf is a window on the body: buf[pos:] is not parsed yet. Within an entry it only grows, so offsets
+	// stay valid; between entries what is parsed is dropped (base counts it, for error offsets).
+	r       io.Reader
+	buf     []byte
+	pos     int
+	base    int
+	eof     bool
+	readErr error
 	// scratch collects the page's entries and becomes the page's Results; the next page's is sized like
-	// it, so that a page neither grows by doubling nor carries a second copy of itself.
+	// the last (lastLen), so that a page neither grows by doubling nor carries a second copy of itself,
+	// and is made only when that page starts, so that nothing of that size waits between polls.
 	scratch []MessageProcessingLog
+	lastLen int
 	// arena holds the unescaped strings of the current entry; fix says which field gets which span.
 	arena []byte
 	fix   []fixup
@@ -86,6 +94,7 @@ func (d *mplDecoder) release() {
 	clear(d.scratch)
 	d.scratch = d.scratch[:0]
 	d.fix = d.fix[:0]
+	d.r, d.readErr = nil, nil
 	if cap(d.buf) > maxPooledBuffer {
 		d.buf = nil
 	}
@@ -98,25 +107,52 @@ func (d *mplDecoder) release() {
 	}
 }
 
-// readBody reads r to its end into buf, growing it.
-func readBody(r io.Reader, buf []byte) ([]byte, error) {
-	if cap(buf) == 0 {
-		buf = make([]byte, 0, 64<<10)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			// By half: a 1.2 MB page then lands in a 1.6 MB buffer rather than in 2 MB.
-			buf = append(make([]byte, 0, cap(buf)+cap(buf)/2), buf...)
+// window is the size the body is read in; a larger entry grows it.
+const window = 64 << 10
+
+// fill reads more of the body onto the end of the window; false when there is no more (its end, or a read
+// error, kept for DecodeMessagePage).
+func (d *mplDecoder) fill() bool {
+	for !d.eof {
+		if len(d.buf) == cap(d.buf) {
+			grown := make([]byte, len(d.buf), max(window, cap(d.buf)+cap(d.buf)/2))
+			copy(grown, d.buf)
+			d.buf = grown
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
+		n, err := d.r.Read(d.buf[len(d.buf):cap(d.buf)])
+		d.buf = d.buf[:len(d.buf)+n]
 		if err != nil {
-			return buf, err
+			d.eof = true
+			if err != io.EOF {
+				d.readErr = err
+			}
+		}
+		if n > 0 {
+			return true
 		}
 	}
+	return false
+}
+
+// compact drops what is parsed; only between entries, where no offset into the window is held.
+func (d *mplDecoder) compact() {
+	if d.pos < window/2 {
+		return
+	}
+	n := copy(d.buf, d.buf[d.pos:])
+	d.buf = d.buf[:n]
+	d.base += d.pos
+	d.pos = 0
+}
+
+// byteAt returns the body's byte at window offset i, reading as far as needed.
+func (d *mplDecoder) byteAt(i int) (byte, bool) {
+	for i >= len(d.buf) {
+		if !d.fill() {
+			return 0, false
+		}
+	}
+	return d.buf[i], true
 }
 
 func isTruncated(err error) bool {
@@ -137,23 +173,22 @@ func (d *mplDecoder) truncated() error {
 
 func (d *mplDecoder) malformed(what string) error {
 	if d.pos < len(d.buf) {
-		return fmt.Errorf("%w: %s (byte %d, %q)", ErrNotOData, what, d.pos, d.buf[d.pos])
+		return fmt.Errorf("%w: %s (byte %d, %q)", ErrNotOData, what, d.base+d.pos, d.buf[d.pos])
 	}
-	return fmt.Errorf("%w: %s (byte %d)", ErrNotOData, what, d.pos)
+	return fmt.Errorf("%w: %s (byte %d)", ErrNotOData, what, d.base+d.pos)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // peek skips whitespace and returns the next byte; false at the end of the body.
 func (d *mplDecoder) peek() (byte, bool) {
-	for d.pos < len(d.buf) {
-		c := d.buf[d.pos]
-		if !isSpace(c) {
-			return c, true
+	for {
+		c, ok := d.byteAt(d.pos)
+		if !ok || !isSpace(c) {
+			return c, ok
 		}
 		d.pos++
 	}
-	return 0, false
 }
 
 // The envelope below follows decodeCollection step by step (json.Decoder's Token, More and Decode), so
@@ -206,7 +241,7 @@ func (d *mplDecoder) page(p *Page[MessageProcessingLog]) error {
 	}
 	if n := len(d.scratch); n > 0 {
 		p.Results = d.scratch
-		d.scratch = make([]MessageProcessingLog, 0, n)
+		d.scratch, d.lastLen = nil, n
 	}
 	return nil
 }
@@ -390,6 +425,7 @@ func (d *mplDecoder) results() error {
 			d.pos++
 		}
 		first = false
+		d.compact()
 		if err := d.entry(); err != nil {
 			return err
 		}
@@ -995,11 +1031,11 @@ func (d *mplDecoder) skipValue(depth int) error {
 // skipString checks the string at d.pos (its opening quote) and moves past its closing quote. plain means
 // no escapes and only ASCII: the bytes are the value.
 func (d *mplDecoder) skipString() (plain bool, err error) {
-	b := d.buf
 	i := d.pos + 1
 	plain = true
 	for {
 		// The common run: printable ASCII without quote or backslash.
+		b := d.buf
 		for i < len(b) {
 			c := b[i]
 			if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
@@ -1007,31 +1043,34 @@ func (d *mplDecoder) skipString() (plain bool, err error) {
 			}
 			i++
 		}
-		if i >= len(b) {
+		c, ok := d.byteAt(i)
+		if !ok {
 			d.pos = i
 			return false, d.truncated()
 		}
-		switch c := b[i]; {
+		switch {
 		case c == '"':
 			d.pos = i + 1
 			return plain, nil
 		case c == '\\':
 			plain = false
-			if i+1 >= len(b) {
-				d.pos = len(b)
+			e, ok := d.byteAt(i + 1)
+			if !ok {
+				d.pos = i + 1
 				return false, d.truncated()
 			}
-			switch b[i+1] {
+			switch e {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				i += 2
-				for k := 0; k < 4; k++ {
-					if i >= len(b) {
+				for range 4 {
+					h, ok := d.byteAt(i)
+					if !ok {
 						d.pos = i
 						return false, d.truncated()
 					}
-					if !isHex(b[i]) {
+					if !isHex(h) {
 						d.pos = i
 						return false, d.malformed("invalid character in \\u escape")
 					}
@@ -1044,8 +1083,11 @@ func (d *mplDecoder) skipString() (plain bool, err error) {
 		case c < 0x20:
 			d.pos = i
 			return false, d.malformed("invalid character in string literal")
-		default: // not ASCII: encoding/json coerces it to valid UTF-8
-			plain = false
+		default:
+			// Not ASCII (encoding/json coerces it to valid UTF-8), or the run went on past the window.
+			if c >= 0x80 {
+				plain = false
+			}
 			i++
 		}
 	}
@@ -1058,10 +1100,11 @@ func isHex(c byte) bool {
 // literal checks true, false or null at d.pos.
 func (d *mplDecoder) literal(word string) error {
 	for i := 0; i < len(word); i++ {
-		if d.pos >= len(d.buf) {
+		c, ok := d.byteAt(d.pos)
+		if !ok {
 			return d.truncated()
 		}
-		if d.buf[d.pos] != word[i] {
+		if c != word[i] {
 			return d.malformed("invalid character in literal " + word)
 		}
 		d.pos++
@@ -1072,11 +1115,14 @@ func (d *mplDecoder) literal(word string) error {
 // number checks -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at d.pos. A number may end the body only
 // where it is complete.
 func (d *mplDecoder) number() error {
-	b := d.buf
 	i := d.pos
+	at := func() byte { // the byte at i, or 0 past the end of the body
+		c, _ := d.byteAt(i)
+		return c
+	}
 	digits := func() int {
 		n := 0
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		for c := at(); '0' <= c && c <= '9'; c = at() {
 			i++
 			n++
 		}
@@ -1084,31 +1130,31 @@ func (d *mplDecoder) number() error {
 	}
 	fail := func() error {
 		d.pos = i
-		if i >= len(b) {
+		if _, ok := d.byteAt(i); !ok {
 			return d.truncated()
 		}
 		return d.malformed("invalid character in numeric literal")
 	}
-	if b[i] == '-' {
+	if at() == '-' {
 		i++
 	}
-	switch {
-	case i < len(b) && b[i] == '0':
+	switch c := at(); {
+	case c == '0':
 		i++
-	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+	case '1' <= c && c <= '9':
 		digits()
 	default:
 		return fail()
 	}
-	if i < len(b) && b[i] == '.' {
+	if at() == '.' {
 		i++
 		if digits() == 0 {
 			return fail()
 		}
 	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+	if c := at(); c == 'e' || c == 'E' {
 		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		if c := at(); c == '+' || c == '-' {
 			i++
 		}
 		if digits() == 0 {

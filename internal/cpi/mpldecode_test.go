@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -36,6 +37,10 @@ func sameAnswer(t *testing.T, doc []byte) {
 	t.Helper()
 	want := outcome(DecodePage[MessageProcessingLog](bytes.NewReader(doc)))
 	got := outcome(DecodeMessagePage(bytes.NewReader(doc)))
+	if got == want {
+		// The body arrives as the network delivers it, in pieces: a byte at a time is the hardest case.
+		got = outcome(DecodeMessagePage(iotest.OneByteReader(bytes.NewReader(doc))))
+	}
 	if got != want {
 		i := 0
 		for i < len(got) && i < len(want) && got[i] == want[i] {
@@ -111,7 +116,7 @@ func TestMessagePageDecoderReadsTheSimulatedTenantsPageWithFewAllocations(t *tes
 	}
 	b.WriteString(`]}}`)
 	doc := []byte(b.String())
-	sameAnswer(t, doc)
+	sameAnswer(t, doc) // 1.2 MB: the window moves and grows
 	allocs := testing.AllocsPerRun(20, func() {
 		page, err := DecodeMessagePage(bytes.NewReader(doc))
 		if err != nil || len(page.Results) != 1000 {
