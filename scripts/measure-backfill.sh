@@ -24,7 +24,7 @@ PROFILE=${PROFILE:-0}
 RATE=${RATE:-100}
 ERROR_DETAILS=${ERROR_DETAILS:-true}   # error texts are rate-limited per message: false measures the page path
 root=$(cd "$(dirname "$0")/.." && pwd)
-otelcol=$root/dist/otelcol-sapcpi/otelcol-sapcpi
+otelcol=${OTELCOL:-$root/dist/otelcol-sapcpi/otelcol-sapcpi}
 OUT=${OUT:-$root/.tmp/profile}
 work=$(mktemp -d)
 # KEEP=path keeps the collector's log (e.g. with GODEBUG=gctrace=1 in the environment).
