@@ -2,6 +2,7 @@ package cpi
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -147,6 +148,13 @@ func (d *mplDecoder) compact() {
 
 // byteAt returns the body's byte at window offset i, reading as far as needed.
 func (d *mplDecoder) byteAt(i int) (byte, bool) {
+	if i < len(d.buf) {
+		return d.buf[i], true
+	}
+	return d.byteAtAfterFill(i)
+}
+
+func (d *mplDecoder) byteAtAfterFill(i int) (byte, bool) {
 	for i >= len(d.buf) {
 		if !d.fill() {
 			return 0, false
@@ -182,6 +190,9 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 
 // peek skips whitespace and returns the next byte; false at the end of the body.
 func (d *mplDecoder) peek() (byte, bool) {
+	if d.pos < len(d.buf) && !isSpace(d.buf[d.pos]) {
+		return d.buf[d.pos], true // the common case: no whitespace between tokens
+	}
 	for {
 		c, ok := d.byteAt(d.pos)
 		if !ok || !isSpace(c) {
@@ -1034,8 +1045,11 @@ func (d *mplDecoder) skipString() (plain bool, err error) {
 	i := d.pos + 1
 	plain = true
 	for {
-		// The common run: printable ASCII without quote or backslash.
+		// The common run: printable ASCII without quote or backslash, eight bytes at a time.
 		b := d.buf
+		for i+8 <= len(b) && !hasSpecialByte(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) {
 			c := b[i]
 			if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
@@ -1091,6 +1105,18 @@ func (d *mplDecoder) skipString() (plain bool, err error) {
 			i++
 		}
 	}
+}
+
+// hasSpecialByte reports whether one of the eight bytes in x ends the common run of a string: a quote, a
+// backslash, a control character or a byte outside ASCII. (Each test is the usual "some byte is zero" or
+// "some byte is below n" bit trick; a borrow can only flag a byte above one that is flagged rightly, and
+// the caller looks at the bytes one by one then.)
+func hasSpecialByte(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	control := (x - ones*0x20) &^ x
+	return ((quote-ones)&^quote|(backslash-ones)&^backslash|control|x)&highs != 0
 }
 
 func isHex(c byte) bool {

@@ -2,6 +2,7 @@ package cpi
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -433,4 +434,15 @@ func plainEntry(rng *rand.Rand, i int) string {
 		`"IntegrationArtifact":{"__metadata":{"type":"com.sap.hci.api.IntegrationArtifact"},"Id":"Replicate_PO","Name":"Replicate PO","Type":"INTEGRATION_FLOW","PackageId":"Acme","PackageName":"Acme Integrations"},` +
 		`"LogLevel":"INFO","CustomStatus":"COMPLETED","ArchivingStatus":"NOT_RELEVANT","TransactionId":"0123456789abcdef",` +
 		`"PreviousComponentName":"CPI_sim","LocalComponentName":"CPI_sim","OriginComponentName":"CPI_sim"}`
+}
+
+func TestHasSpecialByteFindsEveryByteThatEndsAStringRun(t *testing.T) {
+	for c := range 256 {
+		special := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
+		for pos := range 8 {
+			word := []byte("abcdefgh")
+			word[pos] = byte(c)
+			require.Equal(t, special, hasSpecialByte(binary.LittleEndian.Uint64(word)), "byte %#x at %d", c, pos)
+		}
+	}
 }
