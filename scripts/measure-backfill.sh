@@ -39,9 +39,8 @@ sim)
   ;;
 static)
   go build -o "$work/server" "$root/cmd/benchcpi"
-  # The yardstick, measured on the same pages in this run, before the server starts.
-  bare=$("$work/server" -backlog "$N" -backlog-span "$SPAN" -addr 127.0.0.1:0 -bare-decode | awk '{print $2}')
-  "$work/server" -addr "$ADDR" -backlog "$N" -backlog-span "$SPAN" \
+  # -bare-decode: the yardstick, measured on the same pages in this run, before the server serves.
+  "$work/server" -addr "$ADDR" -backlog "$N" -backlog-span "$SPAN" -bare-decode \
     -service-key-out "$work/key.json" >"$work/server.log" 2>&1 &
   ;;
 *) echo "SERVER must be sim or static"; exit 2 ;;
@@ -51,6 +50,7 @@ until [ -s "$work/key.json" ]; do
   kill -0 "$server" 2>/dev/null || { echo "server exited"; cat "$work/server.log"; exit 1; }
   sleep 0.2
 done
+bare=$(awk '/^bare_decode_cpu_ns_per_record/ {print $2}' "$work/server.log")
 
 case $EXPORTER in
 debug) exporter='debug: { verbosity: basic }' ;;
