@@ -157,34 +157,26 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 	}
 }
 
-// deliverChunk bounds the entries a sink gets in one call. The pipeline's data for a page (a thousand
-// log records are about 1.6 MB of pdata) is then held a quarter at a time, which keeps the collector's
-// heap, and so its resident memory, down while it backfills at full speed.
-const deliverChunk = 250
-
-// deliver hands the page to each sink in turn, in chunks; a sink gets the entries it wants and has not
-// accepted. What a sink accepted is in the window before the next chunk goes out, so a refusal repeats
-// only the chunk it refused and those after it.
+// deliver hands the page to each sink in turn; a sink gets the entries it wants and has not accepted.
 func (s *incremental[T]) deliver(ctx context.Context, page []T, until time.Time) error {
 	progressed := false
 	for i := range s.sinks {
 		sk := &s.sinks[i]
 		fresh, keys := s.fresh(page, sk, until)
-		for len(fresh) > 0 {
-			n := min(len(fresh), deliverChunk)
-			if err := sk.deliver(ctx, fresh[:n]); err != nil {
-				if progressed {
-					// What was accepted is kept, so that it is not delivered again.
-					_ = s.store.SaveWindow(ctx, s.key, s.window)
-				}
-				return err
-			}
-			for j := range fresh[:n] {
-				s.window.Add(keys[j], s.stamp(&fresh[j]), sk.bits)
-			}
-			progressed = true
-			fresh, keys = fresh[n:], keys[n:]
+		if len(fresh) == 0 {
+			continue
 		}
+		if err := sk.deliver(ctx, fresh); err != nil {
+			if progressed {
+				// What the earlier sinks accepted is kept, so that they do not get it again.
+				_ = s.store.SaveWindow(ctx, s.key, s.window)
+			}
+			return err
+		}
+		for j := range fresh {
+			s.window.Add(keys[j], s.stamp(&fresh[j]), sk.bits)
+		}
+		progressed = true
 	}
 	return nil
 }
