@@ -100,9 +100,13 @@ screenshots: $(OTELCOL)
 	done < $(SHOTS)/html/pages.txt
 	@ls -l docs/images/*.png
 
-## bench: decode/map and throughput benchmarks (numbers go to docs/benchmarks.md)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/... ./receiver/
+## bench: the page benchmarks (decode, map), then a short backfill of the real binary from the static page
+## server (cmd/benchcpi) that prints the collector's CPU per record against a bare encoding/json decode of
+## the same pages (docs/benchmarks.md). The full run: ERROR_DETAILS=false N=1000000 SERVER=static scripts/measure-backfill.sh
+BENCH_N ?= 200000
+bench: $(OTELCOL)
+	$(GO) test -run '^$$' -bench 'BenchmarkPage' -benchmem -count 5 ./receiver/
+	ERROR_DETAILS=false N=$(BENCH_N) SPAN=24h SERVER=static scripts/measure-backfill.sh
 
 ## generate: mdatagen from metadata.yaml. mdatagen names the package after the folder, so it runs in a
 ## folder called sapcpireceiver (a link to this one) and its component tests move to ./receiver.

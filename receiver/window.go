@@ -30,7 +30,8 @@ type sink[T any] struct {
 	// key identifies what this sink must receive once (for logs: the MPL state; for spans: the MPL).
 	key func(*T) checkpoint.Key
 	// want, when set, selects the entries this sink takes; until is the end of the poll's read.
-	want    func(e *T, until time.Time) bool
+	want func(e *T, until time.Time) bool
+	// deliver hands entries on; fresh may be the page itself, so it is read, never kept or changed.
 	deliver func(ctx context.Context, fresh []T) error
 	// delivered, when set, tells after a successful deliver which entries it really handed on; the others
 	// are offered again on the next read (spans whose runs failed to read for a transient reason).
@@ -76,6 +77,10 @@ type incremental[T any] struct {
 	// firstFrom pins where the very first read starts, so that a first poll that fails does not let
 	// initial_lookback slide.
 	firstFrom time.Time
+
+	// inPage and keys are fresh's scratch, kept from page to page.
+	inPage map[checkpoint.Key]struct{}
+	keys   []checkpoint.Key
 }
 
 func (s *incremental[T]) name() string { return s.label }
@@ -194,7 +199,7 @@ func (s *incremental[T]) deliverPage(ctx context.Context, page []T, until time.T
 func (s *incremental[T]) deliver(ctx context.Context, page []T, until time.Time) error {
 	for i := range s.sinks {
 		sk := &s.sinks[i]
-		fresh := s.fresh(page, sk, until)
+		fresh, keys := s.fresh(page, sk, until)
 		if len(fresh) == 0 {
 			continue
 		}
@@ -205,7 +210,7 @@ func (s *incremental[T]) deliver(ctx context.Context, page []T, until time.Time)
 			if sk.delivered != nil && !sk.delivered(&fresh[j]) {
 				continue
 			}
-			s.window.Add(sk.key(&fresh[j]), s.stamp(&fresh[j]), sk.bits)
+			s.window.Add(keys[j], s.stamp(&fresh[j]), sk.bits)
 		}
 		if i < len(s.sinks)-1 {
 			if err := s.store.SaveWindow(ctx, s.key, s.window); err != nil {
@@ -216,25 +221,44 @@ func (s *incremental[T]) deliver(ctx context.Context, page []T, until time.Time)
 	return nil
 }
 
-// fresh drops the entries the sink does not want, accepted before, or repeated within the page.
-func (s *incremental[T]) fresh(page []T, sk *sink[T], until time.Time) []T {
-	out := make([]T, 0, len(page))
-	inPage := make(map[checkpoint.Key]struct{}, len(page))
-	for i := range page {
-		if sk.want != nil && !sk.want(&page[i], until) {
-			continue
-		}
-		k := sk.key(&page[i])
-		if s.window.Has(k, sk.bits) {
-			continue
-		}
-		if _, dup := inPage[k]; dup {
-			continue
-		}
-		inPage[k] = struct{}{}
-		out = append(out, page[i])
+// fresh drops the entries the sink does not want, accepted before, or repeated within the page, and
+// returns the keys of those it keeps (valid until the next call). When it drops none, as on every page of
+// a backfill, it returns the page itself rather than a copy: a sink reads what it is given and keeps
+// none of it.
+func (s *incremental[T]) fresh(page []T, sk *sink[T], until time.Time) ([]T, []checkpoint.Key) {
+	if s.inPage == nil {
+		s.inPage = make(map[checkpoint.Key]struct{}, len(page))
+	} else {
+		clear(s.inPage)
 	}
-	return out
+	keys := s.keys[:0]
+	var out []T // nil until an entry is dropped
+	for i := range page {
+		keep := sk.want == nil || sk.want(&page[i], until)
+		var k checkpoint.Key
+		if keep {
+			k = sk.key(&page[i])
+			_, dup := s.inPage[k]
+			keep = !dup && !s.window.Has(k, sk.bits)
+		}
+		if !keep {
+			if out == nil {
+				out = make([]T, i, len(page))
+				copy(out, page[:i])
+			}
+			continue
+		}
+		s.inPage[k] = struct{}{}
+		keys = append(keys, k)
+		if out != nil {
+			out = append(out, page[i])
+		}
+	}
+	s.keys = keys
+	if out == nil {
+		return page, keys
+	}
+	return out, keys
 }
 
 // commit prunes and writes the window; callers hold mu.

@@ -134,6 +134,13 @@ func (c *Client) url(path string, q Query) string {
 
 // GetPage reads one page of an entity set (path relative to the service root, or an absolute next link).
 func GetPage[T any](ctx context.Context, c *Client, group httpapi.Group, op, pathOrLink string, q Query) (Page[T], error) {
+	return getPage(ctx, c, group, op, pathOrLink, q, DecodePage[T])
+}
+
+// getPage is GetPage with the page decoder to use (MPLs have their own, see DecodeMessagePage).
+func getPage[T any](ctx context.Context, c *Client, group httpapi.Group, op, pathOrLink string, q Query,
+	decode func(io.Reader) (Page[T], error),
+) (Page[T], error) {
 	var rawURL string
 	if strings.HasPrefix(pathOrLink, "http://") || strings.HasPrefix(pathOrLink, "https://") {
 		var err error
@@ -145,8 +152,9 @@ func GetPage[T any](ctx context.Context, c *Client, group httpapi.Group, op, pat
 	}
 	var page Page[T]
 	err := c.api.Do(ctx, group, op, httpapi.Request{URL: rawURL, Accept: "application/json"}, func(body io.Reader, _ *http.Response) error {
-		page = Page[T]{}
-		return decodeCollection(body, &page)
+		var err error
+		page, err = decode(body)
+		return err
 	})
 	return page, err
 }

@@ -153,7 +153,7 @@ func (q MessageQuery) Query() Query {
 // MessageProcessingLogs reads one page of MPLs. It does not follow the next link: the poller pages by
 // LogEnd itself, which stays correct while the tenant updates entries between two pages.
 func (c *Client) MessageProcessingLogs(ctx context.Context, q MessageQuery) (Page[MessageProcessingLog], error) {
-	return GetPage[MessageProcessingLog](ctx, c, GroupMessages, "fetching MessageProcessingLogs", "MessageProcessingLogs", q.Query())
+	return getPage(ctx, c, GroupMessages, "fetching MessageProcessingLogs", "MessageProcessingLogs", q.Query(), DecodeMessagePage)
 }
 
 // MessageErrorText reads MessageProcessingLogs('<guid>')/ErrorInformation/$value, the plain-text error of

@@ -118,14 +118,66 @@ func (m *Mapper) Messages(mpls []cpi.MessageProcessingLog, details []ErrorDetail
 	records := sl.LogRecords()
 	records.EnsureCapacity(len(mpls))
 	obs := pcommon.NewTimestampFromTime(observed)
+	texts := messageTexts(mpls, details)
 	for i := range mpls {
 		var d ErrorDetail
 		if i < len(details) {
 			d = details[i]
 		}
-		m.message(records.AppendEmpty(), &mpls[i], d, obs)
+		m.message(records.AppendEmpty(), &mpls[i], d, obs, texts.of(i))
 	}
 	return logs
+}
+
+// pageTexts are the strings the mapping writes itself (the two instants and the body) for a whole page,
+// in one block: a thousand records a page would otherwise cost three small allocations each.
+type pageTexts struct {
+	all  string
+	ends []int32 // per record: end of start, end of end, end of body
+}
+
+type recordTexts struct{ start, end, body string }
+
+func messageTexts(mpls []cpi.MessageProcessingLog, details []ErrorDetail) pageTexts {
+	size := 0
+	for i := range mpls {
+		// Two instants, the body's fixed parts and its name, status and at most 200 bytes of error text.
+		size += 2*24 + 32 + max(len(mpls[i].IntegrationArtifact.Name), len(mpls[i].IntegrationFlowName)) + len(mpls[i].Status)
+		if i < len(details) {
+			size += min(len(details[i].Text), 210)
+		}
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int32, 0, 3*len(mpls))
+	for i := range mpls {
+		mpl := &mpls[i]
+		var errText string
+		if i < len(details) {
+			errText = details[i].Text
+		}
+		buf = appendInstant(buf, mpl.LogStart.Time)
+		ends = append(ends, int32(len(buf)))
+		buf = appendInstant(buf, mpl.LogEnd.Time)
+		ends = append(ends, int32(len(buf)))
+		buf = appendMessageBody(buf, mpl, iflowID(mpl), messageDuration(mpl), errText)
+		ends = append(ends, int32(len(buf)))
+	}
+	return pageTexts{all: string(buf), ends: ends}
+}
+
+// textsOf writes the texts of a single record, for the paths that map one message at a time (spans,
+// pushed messages).
+func textsOf(mpl *cpi.MessageProcessingLog, d ErrorDetail) recordTexts {
+	return messageTexts([]cpi.MessageProcessingLog{*mpl}, []ErrorDetail{d}).of(0)
+}
+
+func (p pageTexts) of(i int) recordTexts {
+	from := int32(0)
+	if i > 0 {
+		from = p.ends[3*i-1]
+	}
+	e := p.ends[3*i : 3*i+3]
+	return recordTexts{start: p.all[from:e[0]], end: p.all[e[0]:e[1]], body: p.all[e[1]:e[2]]}
 }
 
 // appendScope appends a resource that names the tenant and, inside it, this receiver's scope: every log
@@ -151,7 +203,7 @@ func (m *Mapper) appendScope(logs plog.Logs, extra ...Field) (plog.ScopeLogs, bo
 	return sl, true
 }
 
-func (m *Mapper) message(lr plog.LogRecord, mpl *cpi.MessageProcessingLog, d ErrorDetail, observed pcommon.Timestamp) {
+func (m *Mapper) message(lr plog.LogRecord, mpl *cpi.MessageProcessingLog, d ErrorDetail, observed pcommon.Timestamp, texts recordTexts) {
 	lr.SetEventName(EventMessage)
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(mpl.LogEnd.Time))
 	lr.SetObservedTimestamp(observed)
@@ -162,25 +214,37 @@ func (m *Mapper) message(lr plog.LogRecord, mpl *cpi.MessageProcessingLog, d Err
 	lr.SetSpanID(SpanID(mpl.MessageGuid))
 
 	art := &mpl.IntegrationArtifact
-	iflowID := art.Id
-	if iflowID == "" {
-		// IntegrationFlowName is deprecated but still filled by tenants whose artifact is not resolvable.
-		iflowID = mpl.IntegrationFlowName
-	}
+	flow := iflowID(mpl)
 	duration := messageDuration(mpl)
 
+	// The attribute slice is sized once, to what this record carries.
+	n := countSet(mpl.MessageGuid, mpl.Status, mpl.CustomStatus, flow, art.Name, art.Type, art.PackageId,
+		art.PackageName, texts.start, texts.end, mpl.CorrelationId, mpl.ApplicationMessageId,
+		mpl.ApplicationMessageType, mpl.Sender, mpl.Receiver, mpl.LogLevel, mpl.TransactionId,
+		mpl.AlternateWebLink, mpl.ArchivingStatus, mpl.LocalComponentName, mpl.OriginComponentName,
+		mpl.PreviousComponentName)
+	if duration >= 0 {
+		n++
+	}
+	if d.Text != "" {
+		n += 2
+	}
+	headers := m.CustomHeader != nil && len(mpl.CustomHeaderProperties) > 0
+	if headers {
+		n++
+	}
 	attrs := lr.Attributes()
-	attrs.EnsureCapacity(26)
+	attrs.EnsureCapacity(n)
 	putStr(attrs, AttrMessageID, mpl.MessageGuid)
 	putStr(attrs, AttrMessageStatus, mpl.Status)
 	putStr(attrs, AttrMessageCustomStatus, mpl.CustomStatus)
-	putStr(attrs, AttrIFlowID, iflowID)
+	putStr(attrs, AttrIFlowID, flow)
 	putStr(attrs, AttrIFlowName, art.Name)
 	putStr(attrs, AttrIFlowType, art.Type)
 	putStr(attrs, AttrPackageID, art.PackageId)
 	putStr(attrs, AttrPackageName, art.PackageName)
-	putTime(attrs, AttrMessageStart, mpl.LogStart.Time)
-	putTime(attrs, AttrMessageEnd, mpl.LogEnd.Time)
+	putStr(attrs, AttrMessageStart, texts.start)
+	putStr(attrs, AttrMessageEnd, texts.end)
 	if duration >= 0 {
 		attrs.PutInt(AttrMessageDurationMs, duration.Milliseconds())
 	}
@@ -200,10 +264,29 @@ func (m *Mapper) message(lr plog.LogRecord, mpl *cpi.MessageProcessingLog, d Err
 		attrs.PutStr(AttrMessageErrorText, d.Text)
 		attrs.PutBool(AttrMessageErrorTruncated, d.Truncated)
 	}
-	if m.CustomHeader != nil && len(mpl.CustomHeaderProperties) > 0 {
+	if headers {
 		putCustomHeaders(attrs, mpl.CustomHeaderProperties, m.CustomHeader)
 	}
-	lr.Body().SetStr(messageBody(mpl, iflowID, duration, d.Text))
+	lr.Body().SetStr(texts.body)
+}
+
+// iflowID is the artifact id; IntegrationFlowName is deprecated but still filled by tenants whose
+// artifact is not resolvable.
+func iflowID(mpl *cpi.MessageProcessingLog) string {
+	if mpl.IntegrationArtifact.Id != "" {
+		return mpl.IntegrationArtifact.Id
+	}
+	return mpl.IntegrationFlowName
+}
+
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func putStr(attrs pcommon.Map, key, value string) {
@@ -215,8 +298,29 @@ func putStr(attrs pcommon.Map, key, value string) {
 func putTime(attrs pcommon.Map, key string, t time.Time) {
 	if !t.IsZero() {
 		var buf [32]byte
-		attrs.PutStr(key, string(t.UTC().AppendFormat(buf[:0], "2006-01-02T15:04:05.000Z")))
+		attrs.PutStr(key, string(appendInstant(buf[:0], t)))
 	}
+}
+
+// appendInstant writes t in UTC as 2006-01-02T15:04:05.000Z (milliseconds cut, not rounded, as
+// time.Format does), nothing for the zero time. It is written out by hand: the layout interpreter of
+// time.AppendFormat cost more than the rest of a record's attributes together.
+func appendInstant(dst []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return dst
+	}
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 func putCustomHeaders(attrs pcommon.Map, props cpi.CustomHeaderProperties, allowed func(string) bool) {
@@ -250,32 +354,28 @@ func MessageDuration(mpl *cpi.MessageProcessingLog) (time.Duration, bool) {
 	return d, d >= 0
 }
 
-// messageBody is one human line: "Replicate Purchase Order: FAILED after 1.754s — Connection refused".
-func messageBody(mpl *cpi.MessageProcessingLog, iflowID string, duration time.Duration, errText string) string {
-	var b strings.Builder
-	name := mpl.IntegrationArtifact.Name
-	if name == "" {
-		name = iflowID
+// appendMessageBody writes one human line: "Replicate Purchase Order: FAILED after 1.754s — Connection refused".
+func appendMessageBody(b []byte, mpl *cpi.MessageProcessingLog, iflowID string, duration time.Duration, errText string) []byte {
+	switch {
+	case mpl.IntegrationArtifact.Name != "":
+		b = append(b, mpl.IntegrationArtifact.Name...)
+	case iflowID != "":
+		b = append(b, iflowID...)
+	default:
+		b = append(append(b, "message "...), mpl.MessageGuid...)
 	}
-	if name == "" {
-		name = "message " + mpl.MessageGuid
-	}
-	first := firstLine(errText)
-	b.Grow(len(name) + len(mpl.Status) + len(first) + 32)
-	b.WriteString(name)
-	b.WriteString(": ")
-	b.WriteString(mpl.Status)
+	b = append(b, ": "...)
+	b = append(b, mpl.Status...)
 	if duration >= 0 {
-		var num [24]byte
-		b.WriteString(" after ")
-		b.Write(strconv.AppendFloat(num[:0], duration.Seconds(), 'f', 3, 64))
-		b.WriteByte('s')
+		b = append(b, " after "...)
+		b = strconv.AppendFloat(b, duration.Seconds(), 'f', 3, 64)
+		b = append(b, 's')
 	}
-	if first != "" {
-		b.WriteString(" — ")
-		b.WriteString(first)
+	if first := firstLine(errText); first != "" {
+		b = append(b, " — "...)
+		b = append(b, first...)
 	}
-	return b.String()
+	return b
 }
 
 func firstLine(s string) string {

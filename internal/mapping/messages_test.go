@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,4 +97,21 @@ func TestTraceIDsGroupACorrelation(t *testing.T) {
 	assert.Equal(t, TraceID("", "MSG1"), TraceID("", "MSG1"))
 	assert.NotEqual(t, SpanID("MSG1"), SpanID("MSG2"))
 	assert.False(t, a.IsEmpty())
+}
+
+// The hand-written instant must be exactly what time.Format wrote before it.
+func TestAppendInstantWritesWhatTimeFormatWrites(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	instants := []time.Time{
+		time.UnixMilli(0), time.UnixMilli(-1), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 29, 1, 30, 0, 123456789, time.FixedZone("CEST", 2*3600)),
+	}
+	for range 2000 {
+		instants = append(instants, time.Unix(rng.Int64N(1<<34)-1<<33, rng.Int64N(1e9)))
+	}
+	for _, ts := range instants {
+		require.Equal(t, ts.UTC().Format("2006-01-02T15:04:05.000Z"), string(appendInstant(nil, ts)), "%v", ts)
+	}
+	require.Empty(t, appendInstant(nil, time.Time{}))
 }

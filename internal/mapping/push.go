@@ -52,7 +52,7 @@ func (m *Mapper) Pushed(msgs []PushedMessage, observed time.Time) plog.Logs {
 	for i := range msgs {
 		p := &msgs[i]
 		lr := records.AppendEmpty()
-		m.message(lr, &p.MPL, p.Detail, obs)
+		m.message(lr, &p.MPL, p.Detail, obs, textsOf(&p.MPL, p.Detail))
 		attrs := lr.Attributes()
 		attrs.PutStr(AttrPushFormat, p.Format)
 		if len(p.AdapterAttributes) > 0 {

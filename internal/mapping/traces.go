@@ -129,7 +129,8 @@ func (m *Mapper) messageSpans(spans ptrace.SpanSlice, mt *MessageTrace) {
 
 	// The record's attributes, written by the one function that writes them for the log record.
 	scratch := plog.NewLogRecord()
-	m.message(scratch, mpl, ErrorDetail{Text: mt.ErrorText}, 0)
+	detail := ErrorDetail{Text: mt.ErrorText}
+	m.message(scratch, mpl, detail, 0, textsOf(mpl, detail))
 	attrs := sp.Attributes()
 	scratch.Attributes().MoveTo(attrs)
 	attrs.PutStr(AttrMessagingOperationType, "process")
