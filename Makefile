@@ -69,16 +69,17 @@ unit:
 e2e: $(OTELCOL)
 	$(GO) test -tags e2e -count=1 -timeout 20m -skip '$(LIVE_PROM_TEST)' ./e2e/ -otelcol $(OTELCOL)
 
-## prometheus-test: promtool checks and unit-tests the alert rules; then the distribution runs against the
-## simulated tenant with a real Prometheus scraping it, and every dashboard panel query, every rule's
-## selectors and the alerts that must fire are checked on the live data (needs prometheus and promtool:
-## apt-get install -y prometheus)
+## prometheus-test: promtool checks and unit-tests the alert rules of both files; then the distribution
+## runs against the simulated tenant (operational sources on, push simulated, traces read) with a real
+## Prometheus scraping it, and every dashboard panel query, every rule's selectors, that every served
+## series is shown, and the alerts that must fire are checked on the live data (needs prometheus and
+## promtool: apt-get install -y prometheus)
 PROMETHEUS      ?= prometheus
 PROMTOOL        ?= promtool
 LIVE_PROM_TEST  := TestDashboardsAndAlertsOnARealPrometheus
 prometheus-test: $(OTELCOL)
 	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: install Prometheus (apt-get install -y prometheus) or set PROMTOOL=<path>"; exit 1; }
-	$(PROMTOOL) check rules examples/alerting/prometheus-rules.yaml
+	$(PROMTOOL) check rules examples/alerting/prometheus-rules.yaml examples/alerting/operations-rules.yaml
 	$(PROMTOOL) test rules examples/alerting/tests/*.yaml
 	$(GO) test -tags e2e -count=1 -timeout 10m -v -run '^$(LIVE_PROM_TEST)$$' ./e2e/ -otelcol $(OTELCOL) -prometheus $(PROMETHEUS)
 

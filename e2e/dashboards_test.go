@@ -54,6 +54,12 @@ type panel struct {
 	GridPos         gridPos          `json:"gridPos"`
 	FieldConfig     fieldConfig      `json:"fieldConfig"`
 	Transformations []transformation `json:"transformations"`
+	Options         struct {
+		SortBy []struct {
+			DisplayName string `json:"displayName"`
+			Desc        bool   `json:"desc"`
+		} `json:"sortBy"`
+	} `json:"options"`
 }
 
 type gridPos struct{ X, Y, W, H int }
@@ -63,6 +69,7 @@ type fieldConfig struct {
 		Unit       string      `json:"unit"`
 		Decimals   *int        `json:"decimals"`
 		Thresholds *thresholds `json:"thresholds"`
+		Mappings   []mapping   `json:"mappings"`
 	} `json:"defaults"`
 	Overrides []struct {
 		Matcher struct {
@@ -80,6 +87,15 @@ type thresholds struct {
 		Color string   `json:"color"`
 		Value *float64 `json:"value"`
 	} `json:"steps"`
+}
+
+// mapping is a Grafana value mapping: the text (and color) shown for a value, such as FAILED for 1.
+type mapping struct {
+	Type    string `json:"type"`
+	Options map[string]struct {
+		Text  string `json:"text"`
+		Color string `json:"color"`
+	} `json:"options"`
 }
 
 type transformation struct {
@@ -175,24 +191,56 @@ func substitute(expr string) (string, error) {
 }
 
 var (
-	// Every metric the receiver serves starts with sapcpi_; a selector is such a name with its matchers.
-	selectorRE = regexp.MustCompile(`\b(sapcpi_[A-Za-z0-9_]+)\s*(\{[^{}]*\})?`)
+	// Every metric the receiver serves starts with sapcpi_; a selector is such a name with its matchers,
+	// and the range it is read over, if any.
+	selectorRE = regexp.MustCompile(`\b(sapcpi_[A-Za-z0-9_]+)\s*(\{[^{}]*\})?(?:\s*\[([^\]:]+)\])?`)
 	groupingRE = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)`)
 	legendRE   = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
 	labelsRefs = regexp.MustCompile(`\$labels\.([A-Za-z_][A-Za-z0-9_]*)`)
 	labelValRE = regexp.MustCompile(`^label_values\((.+),\s*([A-Za-z_][A-Za-z0-9_]*)\)$`)
 )
 
-// selectors are the metric selectors of a PromQL expression, without range or offset.
-func selectors(expr string) []string {
-	seen := map[string]bool{}
-	var out []string
+// selector is a metric selector of a PromQL expression and the range it is read over ("" for an
+// instant vector).
+type selector struct{ expr, rng string }
+
+// live is the query that has data exactly when the expression finds data for this selector: the
+// selector itself, or the last sample within its range. Hourly figures (resource usage) exist on
+// /metrics only for metric_expiration after each hour's delivery, so their panels and rules read them
+// over hours, and the check must too.
+func (s selector) live() string {
+	if s.rng == "" {
+		return s.expr
+	}
+	return "last_over_time(" + s.expr + "[" + s.rng + "])"
+}
+
+func (s selector) String() string {
+	if s.rng == "" {
+		return s.expr
+	}
+	return s.expr + "[" + s.rng + "]"
+}
+
+// selectors are the metric selectors of a PromQL expression with their ranges, without offset.
+func selectors(expr string) []selector {
+	seen := map[selector]bool{}
+	var out []selector
 	for _, m := range selectorRE.FindAllStringSubmatch(expr, -1) {
-		s := m[1] + m[2]
+		s := selector{expr: m[1] + m[2], rng: strings.TrimSpace(m[3])}
 		if !seen[s] {
 			seen[s] = true
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// metricNames are the metric names an expression reads.
+func metricNames(expr string) []string {
+	var out []string
+	for _, m := range selectorRE.FindAllStringSubmatch(expr, -1) {
+		out = append(out, m[1])
 	}
 	return out
 }
@@ -238,6 +286,7 @@ func tableLabelColumns(p panel) []string {
 // --- alert rules ---------------------------------------------------------------------------------
 
 type rule struct {
+	File        string            `yaml:"-"`
 	Alert       string            `yaml:"alert"`
 	Expr        string            `yaml:"expr"`
 	For         string            `yaml:"for"`
@@ -245,38 +294,62 @@ type rule struct {
 	Annotations map[string]string `yaml:"annotations"`
 }
 
-func rulesPath() string { return filepath.Join("..", "examples", "alerting", "prometheus-rules.yaml") }
+// ruleFiles are the shipped rule files: the rules on messages, content, security material, JMS and the
+// receiver itself, and those on the operational state.
+var ruleFiles = []string{"prometheus-rules.yaml", "operations-rules.yaml"}
 
+func rulePath(file string) string { return filepath.Join("..", "examples", "alerting", file) }
+
+// loadRules reads every rule of every shipped file; an alert name must be unique across them, because
+// Prometheus' alerts and the live checks tell the rules apart by it.
 func loadRules(t *testing.T) []rule {
 	t.Helper()
-	var doc struct {
-		Groups []struct {
-			Rules []rule `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	require.NoError(t, yaml.Unmarshal(mustRead(t, rulesPath()), &doc))
 	var out []rule
-	for _, g := range doc.Groups {
-		out = append(out, g.Rules...)
+	seen := map[string]string{}
+	for _, f := range ruleFiles {
+		var doc struct {
+			Groups []struct {
+				Rules []rule `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		require.NoError(t, yaml.Unmarshal(mustRead(t, rulePath(f)), &doc), f)
+		n := 0
+		for _, g := range doc.Groups {
+			for _, r := range g.Rules {
+				r.File = f
+				if other, dup := seen[r.Alert]; dup {
+					t.Errorf("alert %s is defined in %s and again in %s", r.Alert, other, f)
+				}
+				seen[r.Alert] = f
+				out = append(out, r)
+				n++
+			}
+		}
+		require.Positive(t, n, "%s has rules", f)
 	}
-	require.NotEmpty(t, out)
 	return out
 }
 
-// writeTestRules copies the rules with every for: shortened, so that a minute of live data can fire them;
-// the expressions stay exactly as shipped.
-func writeTestRules(t *testing.T, path, forValue string) {
+// writeTestRules copies each rule file into dir with every for: shortened, so that a minute of live data
+// can fire them; the expressions stay exactly as shipped. It returns the copies' paths.
+func writeTestRules(t *testing.T, dir, forValue string) []string {
 	t.Helper()
-	var doc map[string]any
-	require.NoError(t, yaml.Unmarshal(mustRead(t, rulesPath()), &doc))
-	for _, g := range doc["groups"].([]any) {
-		for _, r := range g.(map[string]any)["rules"].([]any) {
-			r.(map[string]any)["for"] = forValue
+	var paths []string
+	for _, f := range ruleFiles {
+		var doc map[string]any
+		require.NoError(t, yaml.Unmarshal(mustRead(t, rulePath(f)), &doc), f)
+		for _, g := range doc["groups"].([]any) {
+			for _, r := range g.(map[string]any)["rules"].([]any) {
+				r.(map[string]any)["for"] = forValue
+			}
 		}
+		raw, err := yaml.Marshal(doc)
+		require.NoError(t, err)
+		path := filepath.Join(dir, f)
+		require.NoError(t, os.WriteFile(path, raw, 0o600))
+		paths = append(paths, path)
 	}
-	raw, err := yaml.Marshal(doc)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(path, raw, 0o600))
+	return paths
 }
 
 // ruleTestSeries are the input series of the promtool unit tests, as metric name → label names.

@@ -26,6 +26,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/fakepush"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/push"
 )
 
 var (
@@ -33,16 +35,33 @@ var (
 	renderDir     = flag.String("render", "", "write an HTML rendering of the dashboards and alerts from the live data to this folder")
 )
 
-// The alerts the live run must see firing: the simulated tenant has failed messages from its backlog on,
-// Send_Invoice_to_Ariba in ERROR from its second epoch, and certificate supplier_portal 20 days from
-// expiry until its fifth.
-var mustFire = []string{"SapCpiMessagesFailed", "SapCpiArtifactInError", "SapCpiCertificateExpiresWithin30Days"}
+// The alerts the live run must see firing (an epoch is the simulation's TimeScale, 20 s here): the
+// simulated tenant has failed messages from its backlog on, Send_Invoice_to_Ariba in ERROR from its
+// second epoch, certificate supplier_portal 20 days from expiry until its fifth, PO_Number_Range past
+// 90 % without rotation from the start, External Logging failing to send in epochs 1–2, queue
+// JMS_DEADLETTER critical in epoch 2 and PO_Retry_Store overdue in epochs 2–4.
+var mustFire = []string{
+	"SapCpiMessagesFailed", "SapCpiArtifactInError", "SapCpiCertificateExpiresWithin30Days",
+	"SapCpiNumberRangeNearlyExhausted", "SapCpiExternalLoggingPushFailing", "SapCpiJmsQueueStateCritical",
+	"SapCpiDataStoreOverdue",
+}
+
+// notShown are the series the receiver serves that no panel or rule reads, and why; every other sapcpi_
+// series the live run produces must be read by one (the check fails on a new metric nobody shows).
+var notShown = map[string]string{
+	"sapcpi_message_duration_seconds_total": "deprecated: the histogram sapcpi_message_duration_seconds replaces it",
+	"sapcpi_message_duration_max_seconds":   "deprecated: the histogram sapcpi_message_duration_seconds replaces it",
+	"sapcpi_message_duration_seconds_sum":   "part of the histogram; the panels read its _bucket series",
+	"sapcpi_message_duration_seconds_count": "part of the histogram; sapcpi_messages_total counts the messages",
+	"sapcpi_resource_usage_total_available": "the denominator of sapcpi_resource_usage_utilization_ratio, which the panels show",
+}
 
 // TestDashboardsAndAlertsOnARealPrometheus runs the distribution with the prometheus exporter against
-// the simulated tenant, lets a real Prometheus scrape it and evaluate the shipped rules, and then proves
-// that every metric and label the Grafana dashboards and the alert rules use exists with data, that
-// every Prometheus panel query returns data, and that the failed-message, artifact-in-error and
-// certificate-expiry alerts fire.
+// the simulated tenant (its operational sources switched on, SAP's push simulated, traces read), lets a
+// real Prometheus scrape it and evaluate the shipped rules of both files, and then proves that every
+// metric and label the Grafana dashboards and the alert rules use exists with data, that every
+// Prometheus panel query returns data, that every series the receiver serves is read by a panel or rule
+// (or listed in notShown), and that the alerts of mustFire fire.
 func TestDashboardsAndAlertsOnARealPrometheus(t *testing.T) {
 	require.NotEmpty(t, *otelcol, "run with -otelcol <binary> (make prometheus-test does)")
 	promPath, err := exec.LookPath(*prometheusBin)
@@ -55,10 +74,12 @@ func TestDashboardsAndAlertsOnARealPrometheus(t *testing.T) {
 
 	// The simulated tenant: a backlog with failures and live traffic; the only faults are the two the
 	// receiver-health dashboard and alerts are about, so that their series exist too: now and then a 429
-	// (retried), and a role missing for LogFiles (403, as when NodeManager.read is not granted).
+	// (retried), and a role missing for LogFiles (403, as when NodeManager.read is not granted). A Cloud
+	// Foundry tenant, because External Logging exists only there.
 	sim := fakecpi.New(fakecpi.Options{
 		Seed: 7, Rate: 5, TimeScale: 20 * time.Second, Backlog: 400, BacklogSpan: 15 * time.Minute,
 		FaultRate: 0.06, FaultKinds: []fakecpi.Fault{fakecpi.FaultThrottle}, ForbiddenPaths: []string{"LogFiles"},
+		CloudFoundry: true,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -70,18 +91,27 @@ func TestDashboardsAndAlertsOnARealPrometheus(t *testing.T) {
 	key, _ := json.Marshal(map[string]any{"oauth": map[string]string{"clientid": id, "clientsecret": secret, "url": base, "tokenurl": base + "/oauth/token"}})
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "service-key.json"), key, 0o600))
 
-	exporterAddr, promAddr := freeAddr(t), freeAddr(t)
+	exporterAddr, promAddr, pushAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	collectorCfg := filepath.Join(dir, "collector.yaml")
-	require.NoError(t, os.WriteFile(collectorCfg, []byte(liveCollectorConfig(t, dir, exporterAddr)), 0o600))
-	rulesCopy := filepath.Join(dir, "rules.yaml")
-	writeTestRules(t, rulesCopy, "2s")
+	require.NoError(t, os.WriteFile(collectorCfg, []byte(liveCollectorConfig(t, dir, exporterAddr, pushAddr)), 0o600))
+	var ruleCopies []string
+	for _, f := range writeTestRules(t, dir, "2s") {
+		ruleCopies = append(ruleCopies, strconv.Quote(f))
+	}
 	promCfg := filepath.Join(dir, "prometheus.yaml")
 	require.NoError(t, os.WriteFile(promCfg, []byte(fmt.Sprintf(`global: { scrape_interval: 1s, evaluation_interval: 1s }
-rule_files: [%q]
+rule_files: [%s]
 scrape_configs:
   - job_name: sapcpi
     static_configs: [{ targets: [%q] }]
-`, rulesCopy, exporterAddr)), 0o600))
+`, strings.Join(ruleCopies, ", "), exporterAddr)), 0o600))
+
+	// SAP's External Logging pushing the tenant's MPL states to the receiver's push endpoint, window by
+	// window (the pull de-duplicates against it), so that the push panels have data.
+	pushOpts := fakepush.Defaults(fakepush.TargetOTEL, "http://"+pushAddr+"/v1/logs")
+	pushOpts.TenantURL = base
+	pusher, err := fakepush.New(sim, pushOpts)
+	require.NoError(t, err)
 
 	prom := &promClient{base: "http://" + promAddr, hc: &http.Client{Timeout: 10 * time.Second}}
 	startProcess(t, filepath.Join(dir, "prometheus.log"), promPath, "--config.file="+promCfg,
@@ -89,12 +119,18 @@ scrape_configs:
 	require.Eventually(t, prom.ready, 30*time.Second, 200*time.Millisecond, "prometheus answers /-/ready")
 	startProcess(t, filepath.Join(dir, "collector.log"), *otelcol, "--config", collectorCfg)
 	started := time.Now()
+	pushing := startPushing(pusher)
+	redelivered := false
 
-	// Watch the alerts until the three that must fire have, and at least a minute of data is stored.
+	// Watch the alerts until those that must fire have, and at least a minute of data is stored.
 	fired := map[string]promAlert{}
 	firedAfter := map[string]time.Duration{}
 	deadline := started.Add(150 * time.Second)
 	for time.Now().Before(deadline) {
+		if pushed := pusher.Pushed(); !redelivered && len(pushed) > 0 {
+			pushTheUnusual(t, "http://"+pushAddr+"/sapcpi/v1/mpl", pushed[0])
+			redelivered = true
+		}
 		alerts, err := prom.alerts()
 		if err == nil {
 			for _, a := range alerts {
@@ -112,9 +148,11 @@ scrape_configs:
 		}
 		time.Sleep(time.Second)
 	}
+	pushing.pause()
 	for _, name := range mustFire {
 		assert.Contains(t, fired, name, "alert %s reaches firing", name)
 	}
+	assert.True(t, redelivered, "the pusher delivered a window, so that a redelivery could follow")
 	now := time.Now()
 
 	c := &liveCheck{t: t, prom: prom, at: now, labelsOf: map[string]map[string]bool{}}
@@ -162,13 +200,19 @@ scrape_configs:
 	}
 
 	// 4. The promtool unit tests feed series shaped like the real ones.
-	c.ruleTestShapes(ruleTestSeries(t))
+	c.ruleTestShapes(ruleTestSeries(t), now.Sub(started))
 
+	// 5. Every series the receiver served in the run is read by a panel or a rule, or listed in notShown.
+	served, read, excused := c.coverage(boards, rules, started)
+
+	ps := pusher.Stats()
 	t.Logf("checked %d Prometheus panel queries (%d selectors) on %d dashboards and %d template variables; "+
-		"%d alert rules (%d selectors); %d Loki panels not checkable by Prometheus, their records and fields found in the receiver's output: %s; "+
-		"%d promtool input series shapes; alerts that fired: %s",
-		c.panelQueries, c.panelSelectors, len(boards), c.variables, len(rules), c.ruleSelectors,
-		len(lokiPanels), strings.Join(lokiPanels, "; "), c.shapes, strings.Join(sortedKeys(fired), ", "))
+		"%d alert rules in %d files (%d selectors); %d Loki panels not checkable by Prometheus, their records and fields found in the receiver's output: %s; "+
+		"%d promtool input series shapes; %d sapcpi_ metric names served, %d of them read by a panel or rule, %d not shown by design; "+
+		"push: %d events in %d requests from the simulated External Logging; alerts that fired: %s",
+		c.panelQueries, c.panelSelectors, len(boards), c.variables, len(rules), len(ruleFiles), c.ruleSelectors,
+		len(lokiPanels), strings.Join(lokiPanels, "; "), c.shapes, served, read, excused,
+		ps.SentEvents, ps.Requests, strings.Join(sortedKeys(fired), ", "))
 
 	if *renderDir != "" {
 		renderAll(t, *renderDir, boards, prom, records, firedAfter, started, now)
@@ -184,10 +228,35 @@ func allFired(fired map[string]promAlert) bool {
 	return true
 }
 
-// liveCollectorConfig is the collector for the live run: the receiver polling fast, and the prometheus
-// exporter exactly as examples/prometheus.yaml configures it, but on a free loopback port and with a short
-// metric_expiration to suit one-second collections.
-func liveCollectorConfig(t *testing.T, dir, exporterAddr string) string {
+// pushTheUnusual posts, through the JSON target, what SAP's push does now and then but the simulator
+// does not: a state delivered before, sent again with a key SAP might add one day (the receiver counts
+// the key in sapcpi.push.unknown_fields and the event as a duplicate, so no message counts twice), and a
+// body cut off in transit (refused with 400). The push panels then show every outcome they are about.
+func pushTheUnusual(t *testing.T, url string, k fakepush.StateKey) {
+	t.Helper()
+	dates, err := push.ParseDateFormat(push.DefaultDateFormat)
+	require.NoError(t, err)
+	again, err := json.Marshal(map[string]any{
+		"MessageGuid": k.MessageGuid, "Status": k.Status, "LogEnd": dates.Format(k.LogEnd), "ProcessingNode": "worker-3",
+	})
+	require.NoError(t, err)
+	for _, c := range []struct {
+		body   string
+		status int
+	}{{string(again), http.StatusNoContent}, {string(again[:len(again)/2]), http.StatusBadRequest}} {
+		resp, err := http.Post(url, "application/json", strings.NewReader(c.body))
+		require.NoError(t, err)
+		reply, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, c.status, resp.StatusCode, "the JSON push endpoint answers %d: %s", c.status, reply)
+	}
+}
+
+// liveCollectorConfig is the collector for the live run: the receiver polling fast, with every
+// operational source on (the opt-in ones too), its push endpoint and a traces pipeline; and the
+// prometheus exporter exactly as examples/prometheus.yaml configures it, but on a free loopback port and
+// with a short metric_expiration to suit one-second collections.
+func liveCollectorConfig(t *testing.T, dir, exporterAddr, pushAddr string) string {
 	t.Helper()
 	var example struct {
 		Exporters map[string]map[string]any `yaml:"exporters"`
@@ -209,16 +278,28 @@ func liveCollectorConfig(t *testing.T, dir, exporterAddr string) string {
 				"jms": map[string]any{"interval": "10s"},
 			},
 			"audit_logs": map[string]any{"enabled": false}, "log_files": map[string]any{"poll_interval": "10s"},
+			// The sources change with the simulation's 20 s epochs: read them at the shortest interval
+			// allowed. Resource usage is hourly and read at the start (initial_lookback).
+			"operations": map[string]any{
+				"data_stores": map[string]any{"enabled": true, "interval": "10s"}, "number_ranges": map[string]any{"interval": "10s"},
+				"archiving": map[string]any{"interval": "10s"}, "external_logging": map[string]any{"enabled": true, "interval": "10s"},
+				"queues": map[string]any{"enabled": true, "interval": "10s"}, "access_policies": map[string]any{"enabled": true, "interval": "10s"},
+			},
+			// Runs and steps of FAILED and ESCALATED messages (the default) give sapcpi.message.failed_steps.
+			"traces": map[string]any{"changeable_status_delay": "5s"},
+			"push":   map[string]any{"enabled": true, "endpoint": pushAddr},
 		}},
 		"exporters": map[string]any{
-			"prometheus": exporter,
-			"file/logs":  map[string]any{"path": filepath.Join(dir, "logs.jsonl"), "append": true},
+			"prometheus":  exporter,
+			"file/logs":   map[string]any{"path": filepath.Join(dir, "logs.jsonl"), "append": true},
+			"file/traces": map[string]any{"path": filepath.Join(dir, "traces.jsonl")},
 		},
 		"service": map[string]any{
 			"telemetry": map[string]any{"metrics": map[string]any{"level": "none"}},
 			"pipelines": map[string]any{
 				"metrics": map[string]any{"receivers": []string{"sapcpi/live"}, "exporters": []string{"prometheus"}},
 				"logs":    map[string]any{"receivers": []string{"sapcpi/live"}, "exporters": []string{"file/logs"}},
+				"traces":  map[string]any{"receivers": []string{"sapcpi/live"}, "exporters": []string{"file/traces"}},
 			},
 		},
 	})
@@ -283,12 +364,12 @@ type liveCheck struct {
 }
 
 // selectorLabels returns the label names of the series a selector matches, failing when it matches
-// nothing with data now.
-func (c *liveCheck) selectorLabels(where, sel string) map[string]bool {
-	if l, ok := c.labelsOf[sel]; ok {
+// nothing with data now (or, for a selector read over a range, within that range).
+func (c *liveCheck) selectorLabels(where string, sel selector) map[string]bool {
+	if l, ok := c.labelsOf[sel.String()]; ok {
 		return l
 	}
-	res, err := c.prom.query(sel, c.at)
+	res, err := c.prom.query(sel.live(), c.at)
 	names := map[string]bool{}
 	if !assert.NoError(c.t, err, "%s: selector %s", where, sel) {
 		return names
@@ -299,7 +380,7 @@ func (c *liveCheck) selectorLabels(where, sel string) map[string]bool {
 			names[k] = true
 		}
 	}
-	c.labelsOf[sel] = names
+	c.labelsOf[sel.String()] = names
 	return names
 }
 
@@ -428,11 +509,13 @@ func (c *liveCheck) rule(r rule, fired promAlert) {
 }
 
 // ruleTestShapes compares each promtool input series' label names with those of a live series of the
-// same metric (Prometheus drops empty labels, so otel_scope_schema_url="" is absent on both).
-func (c *liveCheck) ruleTestShapes(shapes map[string][]string) {
+// same metric seen during the run (Prometheus drops empty labels, so otel_scope_schema_url="" is absent
+// on both; hourly figures are on /metrics only for a while after each delivery).
+func (c *liveCheck) ruleTestShapes(shapes map[string][]string, run time.Duration) {
+	window := fmt.Sprintf("%ds", int(run.Seconds())+1)
 	for key, names := range shapes {
 		metric, _, _ := strings.Cut(key, " ")
-		res, err := c.prom.query(metric, c.at)
+		res, err := c.prom.query("last_over_time("+metric+"["+window+"])", c.at)
 		if !assert.NoError(c.t, err) {
 			continue
 		}
@@ -451,6 +534,51 @@ func (c *liveCheck) ruleTestShapes(shapes map[string][]string) {
 		assert.True(c.t, match, "promtool input series of %s has labels %s; the live series have %v", metric, want, uniq(seen))
 		c.shapes++
 	}
+}
+
+// coverage fails for a metric the receiver served during the run that no panel or rule reads and
+// notShown does not list, and for a notShown entry that a panel or rule does read. It returns how many
+// sapcpi_ names were served, how many of them a panel or rule reads, and how many notShown excuses.
+func (c *liveCheck) coverage(boards []dashboard, rules []rule, since time.Time) (served, read, excused int) {
+	used := map[string]bool{}
+	for _, d := range boards {
+		for _, p := range d.allPanels() {
+			for _, tg := range p.Targets {
+				if datasourceOf(p, tg) == dsPrometheus {
+					for _, n := range metricNames(tg.Expr) {
+						used[n] = true
+					}
+				}
+			}
+		}
+		for _, v := range d.Templating.List {
+			for _, n := range metricNames(v.Definition) {
+				used[n] = true
+			}
+		}
+	}
+	for _, r := range rules {
+		for _, n := range metricNames(r.Expr) {
+			used[n] = true
+		}
+	}
+	names, err := c.prom.metricNames(`{__name__=~"sapcpi_.+"}`, since, c.at)
+	if !assert.NoError(c.t, err) {
+		return 0, 0, 0
+	}
+	for _, n := range names {
+		_, listed := notShown[n]
+		switch {
+		case used[n]:
+			read++
+			assert.False(c.t, listed, "notShown lists %s, which a panel or rule reads: drop it from the list", n)
+		case listed:
+			excused++
+		default:
+			c.t.Errorf("%s has data, but no dashboard panel or alert rule reads it: add a panel, or list it in notShown with the reason", n)
+		}
+	}
+	return len(names), read, excused
 }
 
 func slicesDelete(s []string, v string) []string {
@@ -575,6 +703,14 @@ func (p *promClient) queryRange(expr string, start, end time.Time, step time.Dur
 	err := p.get("/api/v1/query_range", url.Values{"query": {expr}, "start": {formatTime(start)}, "end": {formatTime(end)},
 		"step": {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)}}, &data)
 	return data.Result, err
+}
+
+// metricNames are the metric names with samples between start and end among the series match selects.
+func (p *promClient) metricNames(match string, start, end time.Time) ([]string, error) {
+	var names []string
+	err := p.get("/api/v1/label/__name__/values", url.Values{"match[]": {match}, "start": {formatTime(start)}, "end": {formatTime(end)}}, &names)
+	sort.Strings(names)
+	return names, err
 }
 
 func (p *promClient) alerts() ([]promAlert, error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,7 +262,11 @@ func (r *renderer) stat(p panel) string {
 	}
 	v := res[0].value()
 	color := thresholdColor(p.FieldConfig.Defaults.Thresholds, v)
-	return fmt.Sprintf(`<div class="stat" style="background:%s">%s</div>`, color, html.EscapeString(formatValue(v, p.FieldConfig.Defaults.Unit, p.FieldConfig.Defaults.Decimals)))
+	text := formatValue(v, p.FieldConfig.Defaults.Unit, p.FieldConfig.Defaults.Decimals)
+	if t, c, ok := mapValue(p.FieldConfig.Defaults.Mappings, v); ok {
+		text, color = t, c
+	}
+	return fmt.Sprintf(`<div class="stat" style="background:%s">%s</div>`, color, html.EscapeString(text))
 }
 
 func (r *renderer) bars(p panel) string {
@@ -274,8 +279,11 @@ func (r *renderer) bars(p panel) string {
 	for _, s := range res {
 		hi = math.Max(hi, s.value())
 	}
-	if unit == "percentunit" {
+	switch unit {
+	case "percentunit":
 		hi = 1
+	case "percent":
+		hi = 100
 	}
 	var b strings.Builder
 	for _, s := range res {
@@ -318,9 +326,12 @@ func (r *renderer) table(p panel) string {
 	}
 	sort.Slice(cols, func(i, j int) bool { return org.Options.IndexByName[cols[i]] < org.Options.IndexByName[cols[j]] })
 	th, unit, dec, background := p.FieldConfig.Defaults.Thresholds, p.FieldConfig.Defaults.Unit, p.FieldConfig.Defaults.Decimals, false
+	maps := p.FieldConfig.Defaults.Mappings
 	for _, o := range p.FieldConfig.Overrides {
 		for _, prop := range o.Properties {
 			switch prop.ID {
+			case "mappings":
+				_ = json.Unmarshal(prop.Value, &maps)
 			case "thresholds":
 				th = &thresholds{}
 				_ = json.Unmarshal(prop.Value, th)
@@ -334,7 +345,7 @@ func (r *renderer) table(p panel) string {
 		}
 	}
 	sort.Slice(res, func(i, j int) bool { return res[i].value() < res[j].value() })
-	if strings.HasPrefix(p.Targets[0].Expr, "topk") {
+	if strings.HasPrefix(p.Targets[0].Expr, "topk") || len(p.Options.SortBy) > 0 && p.Options.SortBy[0].Desc {
 		sort.Slice(res, func(i, j int) bool { return res[i].value() > res[j].value() })
 	}
 	var b strings.Builder
@@ -351,11 +362,15 @@ func (r *renderer) table(p panel) string {
 				continue
 			}
 			v, color := s.value(), thresholdColor(th, s.value())
+			text := formatValue(v, unit, dec)
+			if t, c, ok := mapValue(maps, v); ok {
+				text, color = t, c
+			}
 			style := "color:" + color
 			if background {
 				style = "background:" + color + ";color:#fff"
 			}
-			fmt.Fprintf(&b, `<td style="%s">%s</td>`, style, html.EscapeString(formatValue(v, unit, dec)))
+			fmt.Fprintf(&b, `<td style="%s">%s</td>`, style, html.EscapeString(text))
 		}
 		b.WriteString(`</tr>`)
 	}
@@ -463,6 +478,24 @@ func firstLineOf(s string) string {
 	return s
 }
 
+// mapValue is the text and color a value mapping gives v, as Grafana shows 1 as FAILED.
+func mapValue(maps []mapping, v float64) (string, string, bool) {
+	key := strconv.FormatFloat(v, 'f', -1, 64)
+	for _, m := range maps {
+		if o, ok := m.Options[key]; ok && m.Type == "value" {
+			return o.Text, namedColor(o.Color), true
+		}
+	}
+	return "", "", false
+}
+
+func namedColor(c string) string {
+	if n, ok := namedColors[c]; ok {
+		return n
+	}
+	return c
+}
+
 func thresholdColor(th *thresholds, v float64) string {
 	if th == nil || len(th.Steps) == 0 {
 		return namedColors["blue"]
@@ -473,10 +506,7 @@ func thresholdColor(th *thresholds, v float64) string {
 			color = s.Color
 		}
 	}
-	if c, ok := namedColors[color]; ok {
-		return c
-	}
-	return color
+	return namedColor(color)
 }
 
 func formatValue(v float64, unit string, decimals *int) string {
@@ -492,6 +522,8 @@ func formatValue(v float64, unit string, decimals *int) string {
 	switch unit {
 	case "percentunit":
 		return fmt.Sprintf("%.*f%%", prec(1), v*100)
+	case "percent":
+		return fmt.Sprintf("%.*f%%", prec(0), v)
 	case "bytes":
 		units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
 		i := 0
@@ -529,8 +561,8 @@ func renderAlerts(t *testing.T, prom *promClient, fired map[string]time.Duration
 	require.NoError(t, err)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<!doctype html><html><head><meta charset="utf-8"><title>Alerts</title><style>%s</style></head><body>`, pageStyle)
-	fmt.Fprintf(&b, `<header><h1>Prometheus alerts — examples/alerting/prometheus-rules.yaml</h1><div class="sub">State at %s UTC at the end of the live test run (its copy of the rules has for: 2s). The simulated tenant breaks an artifact only for 20 s, so SapCpiArtifactInError fired and resolved; the others have no cause there.</div></header>`,
-		at.UTC().Format("15:04:05"))
+	fmt.Fprintf(&b, `<header><h1>Prometheus alerts — examples/alerting/%s</h1><div class="sub">State at %s UTC at the end of the live test run (its copies of the rules have for: 2s). The simulated tenant breaks an artifact, fails External Logging, fills a queue and lets a data store run overdue only for some of its 20-second epochs, so those alerts fired and may have resolved; with for: 2s, SapCpiReceiverLagging fires while the first poll catches up 24 hours of resource usage, and SapCpiDatabaseUsageAbove80Percent depends on the hour (the simulated DB tables use 78–82 %%). The others have no cause there.</div></header>`,
+		strings.Join(ruleFiles, ", "), at.UTC().Format("15:04:05"))
 	b.WriteString(`<div style="padding:12px 16px"><table><tr><th>Alert</th><th>State</th><th>Severity</th><th>Active instances</th><th>First firing in the run</th><th>Summary (first instance)</th></tr>`)
 	for _, r := range rules {
 		summary := ""
