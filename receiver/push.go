@@ -299,22 +299,29 @@ var errPushNotReady = errors.New("the receiver has not read its checkpoint yet")
 // events attached to their Run), drops the states delivered before by push or pull, and hands the rest
 // to the logs pipeline through the message source's window.
 func (p *pushServer) deliver(ctx context.Context, format string, events []push.Event) error {
-	msgs, orphans := p.assemble(format, events)
-	if orphans > 0 {
-		p.tel.recordPush(format, "orphaned", orphans)
-	}
-	if len(msgs) == 0 {
+	msgs, apart := p.assemble(format, events)
+	if len(msgs) == 0 && len(apart) == 0 {
 		return nil
 	}
 	if err := p.src.ensureLoaded(ctx); err != nil {
 		return fmt.Errorf("%w: %w", errPushNotReady, err)
 	}
-	return p.src.deliverPushed(ctx, format, msgs)
+	if len(msgs) > 0 {
+		if err := p.src.deliverPushed(ctx, format, msgs); err != nil {
+			return err
+		}
+	}
+	if len(apart) > 0 {
+		return p.src.deliverSubValues(ctx, format, apart)
+	}
+	return nil
 }
 
 // assemble pairs each Run event with the sub-value events of its message in the same batch. A sub-value
-// event whose Run came in another batch cannot be added to a record already sent: it is counted.
-func (p *pushServer) assemble(format string, events []push.Event) ([]mapping.PushedMessage, int) {
+// event whose Run came in another request (SAP sends them after it, and with JSON single batches one
+// event per request) cannot be added to a record already sent: it is returned apart, to become a record
+// of its own.
+func (p *pushServer) assemble(format string, events []push.Event) ([]mapping.PushedMessage, []mapping.PushedSubValues) {
 	byGUID := map[string]int{}
 	var msgs []mapping.PushedMessage
 	for _, ev := range events {
@@ -328,21 +335,69 @@ func (p *pushServer) assemble(format string, events []push.Event) ([]mapping.Pus
 		byGUID[ev.MessageGuid] = len(msgs)
 		msgs = append(msgs, pm)
 	}
-	orphans := 0
+	var apart []mapping.PushedSubValues
 	for _, ev := range events {
 		if ev.Kind == push.KindRun {
 			continue
 		}
 		i, ok := byGUID[ev.MessageGuid]
 		if !ok {
-			orphans++
+			apart = append(apart, mapping.PushedSubValues{MessageGuid: ev.MessageGuid, Format: format,
+				CustomHeaders: ev.CustomHeaders, AdapterAttributes: ev.AdapterAttributes, Time: ev.Time})
 			continue
 		}
 		m := &msgs[i]
 		m.MPL.CustomHeaderProperties = append(m.MPL.CustomHeaderProperties, ev.CustomHeaders...)
 		m.AdapterAttributes = append(m.AdapterAttributes, ev.AdapterAttributes...)
 	}
-	return msgs, orphans
+	return msgs, apart
+}
+
+// subValuesKey identifies a sub-value event by its message and content, so that SAP sending it again
+// gives no second record.
+func subValuesKey(sv *mapping.PushedSubValues) checkpoint.Key {
+	parts := make([]string, 0, 2+3*len(sv.CustomHeaders)+4*len(sv.AdapterAttributes))
+	parts = append(parts, "subvalues", sv.MessageGuid)
+	for _, h := range sv.CustomHeaders {
+		parts = append(parts, "h", h.Name, h.Value)
+	}
+	for _, a := range sv.AdapterAttributes {
+		parts = append(parts, a.AdapterId, a.AdapterMessageId, a.Name, a.Value)
+	}
+	return checkpoint.KeyOf(parts...)
+}
+
+// deliverSubValues delivers sub-value events that came apart from their Run as records of their own,
+// once each: their keys go into the window with the pushed states' and stay for the push dedup window.
+func (s *messageSource) deliverSubValues(ctx context.Context, format string, subs []mapping.PushedSubValues) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fresh := make([]mapping.PushedSubValues, 0, len(subs))
+	keys := make([]checkpoint.Key, 0, len(subs))
+	inBatch := map[checkpoint.Key]struct{}{}
+	for i := range subs {
+		k := subValuesKey(&subs[i])
+		if _, dup := inBatch[k]; dup || s.window.Has(k, sinkRecords) {
+			continue
+		}
+		inBatch[k] = struct{}{}
+		fresh, keys = append(fresh, subs[i]), append(keys, k)
+	}
+	if len(fresh) > 0 {
+		now := s.now()
+		if err := s.out.consumeLogs(ctx, "push_"+format, s.mapper.PushedSubValues(fresh, now), "pushed sub-values"); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			s.window.Add(k, now, sinkRecords)
+		}
+		if err := s.commitKeys(ctx); err != nil {
+			return err
+		}
+	}
+	s.tel.recordPush(format, "accepted", len(fresh))
+	s.tel.recordPush(format, "duplicate", len(subs)-len(fresh))
+	return nil
 }
 
 // unknown counts the unrecognised keys and keeps those the configuration asks for.

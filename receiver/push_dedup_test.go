@@ -19,12 +19,13 @@ func TestPushOfAStatePulledLongBeforeIsADuplicate(t *testing.T) {
 	sink := &consumertest.LogsSink{}
 	pt := tt.pushed(t, pushConfig(), sink, nil)
 	require.NoError(t, pt.src.poll(t.Context()))
-	n := sink.LogRecordCount()
+	n := len(recordAttrs(sink.AllLogs()))
 	require.NoError(t, pt.pusher(t, fakepush.TargetOTEL, nil).PushOnce(t.Context()))
 	states := 0
 	for _, m := range tt.sim.Truth() {
 		states += len(m.States)
 	}
-	assert.Equal(t, states, sink.LogRecordCount(), "the pushed states the pull had not seen (the intermediate ones), and no other")
+	assert.Equal(t, states, len(recordAttrs(sink.AllLogs())), "the pushed states the pull had not seen (the intermediate ones), and no other")
+	assert.Equal(t, states, messageRecordCount(sink.AllLogs()), "each state once")
 	assert.Greater(t, states, n)
 }

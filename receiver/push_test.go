@@ -3,6 +3,7 @@ package sapcpireceiver
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"sort"
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/sapcpi-otel/sapcpireceiver/internal/cpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakepush"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/mapping"
@@ -317,4 +319,96 @@ func TestConfigPush(t *testing.T) {
 			t.Errorf("%q not in %s", want, strings.Join(parts, "\n"))
 		}
 	}
+}
+
+// subValuesOf collects, per message, the custom headers and adapter attributes of its
+// sap.cpi.message.sub_values records, and counts the records.
+func subValuesOf(all []plog.Logs) (map[string]map[string]any, int) {
+	out := map[string]map[string]any{}
+	n := 0
+	for _, ld := range all {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			lrs := ld.ResourceLogs().At(i).ScopeLogs().At(0).LogRecords()
+			for j := 0; j < lrs.Len(); j++ {
+				lr := lrs.At(j)
+				if lr.EventName() != mapping.EventMessageSubValues {
+					continue
+				}
+				n++
+				a := lr.Attributes().AsRaw()
+				id := a[mapping.AttrMessageID].(string)
+				if out[id] == nil {
+					out[id] = map[string]any{}
+				}
+				for _, attr := range []string{mapping.AttrMessageCustomHeaders, mapping.AttrMessageAdapterAttributes} {
+					if m, ok := a[attr].(map[string]any); ok {
+						for k, v := range m {
+							out[id][attr+"/"+k] = v
+						}
+					}
+				}
+			}
+		}
+	}
+	return out, n
+}
+
+// With SAP's defaults for the JSON target (one event per request, sub-values as extra events after the
+// Run) no custom header or adapter attribute can join its message's record: each comes out as a
+// sap.cpi.message.sub_values record of that message, once, also when SAP sends the window again.
+func TestPushSubValuesApartFromTheirRunAreRecordsOfTheirOwnOnce(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{Backlog: 150, Seed: 44})
+	cfg := pushConfig()
+	cfg.Messages.Enabled = false
+	cfg.Messages.CustomHeaderProperties.Enabled, cfg.Messages.CustomHeaderProperties.Include = true, []string{"*"}
+	sink := &consumertest.LogsSink{}
+	pt := tt.pushed(t, cfg, sink, nil)
+	single := func(o *fakepush.Options) { o.JSONBatchType, o.SubValuesExtra, o.SubValuesInline = "single", true, false }
+	require.NoError(t, pt.pusher(t, fakepush.TargetJSON, single).PushOnce(t.Context()))
+
+	// What each message carries, from the simulator's own states.
+	want := map[string]map[string]any{}
+	states, _ := tt.sim.StatesSince(time.Time{}, tt.srv.URL)
+	for _, st := range states {
+		var m cpi.MessageProcessingLog
+		require.NoError(t, json.Unmarshal(st.Entity, &m))
+		for _, h := range m.CustomHeaderProperties {
+			if want[st.MessageGuid] == nil {
+				want[st.MessageGuid] = map[string]any{}
+			}
+			want[st.MessageGuid][mapping.AttrMessageCustomHeaders+"/"+h.Name] = h.Value
+		}
+		for _, a := range st.AdapterAttributes {
+			if want[st.MessageGuid] == nil {
+				want[st.MessageGuid] = map[string]any{}
+			}
+			want[st.MessageGuid][mapping.AttrMessageAdapterAttributes+"/"+a.AdapterId+"."+a.Name] = a.Value
+		}
+	}
+	require.NotEmpty(t, want, "the simulated tenant sends sub-values")
+	got, records := subValuesOf(sink.AllLogs())
+	assert.Equal(t, want, got, "every custom header and adapter attribute reaches its message's sub-values")
+	for id, attrs := range recordAttrs(sink.AllLogs()) {
+		assert.NotContains(t, attrs, mapping.AttrMessageCustomHeaders, "%v: single batches carry no sub-value beside the Run", id)
+	}
+
+	require.NoError(t, pt.pusher(t, fakepush.TargetJSON, single).PushOnce(t.Context()))
+	_, again := subValuesOf(sink.AllLogs())
+	assert.Equal(t, records, again, "a window sent again gives no second sub-values record")
+}
+
+// messageRecordCount counts the sap.cpi.message records, repeats included.
+func messageRecordCount(all []plog.Logs) int {
+	n := 0
+	for _, ld := range all {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			lrs := ld.ResourceLogs().At(i).ScopeLogs().At(0).LogRecords()
+			for j := 0; j < lrs.Len(); j++ {
+				if lrs.At(j).EventName() == mapping.EventMessage {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }

@@ -45,7 +45,7 @@ func TestEventAttributesMatchMetadataYAML(t *testing.T) {
 	md := loadMetadata(t)
 	for event, ours := range map[string][]string{EventMessage: append(slices.Clone(MessageAttributes), PushedAttributes...), EventAudit: AuditAttributes, EventLogFile: LogFileAttributes,
 		EventDataStoreOverdue: DataStoreOverdueAttributes, EventArchivingRun: ArchivingRunAttributes, EventExternalLogging: ExternalLoggingAttributes,
-		EventMessagePayload: PayloadAttributes} {
+		EventMessagePayload: PayloadAttributes, EventMessageSubValues: SubValuesAttributes} {
 		assertSameSet(t, md.Events[event].Attributes, ours, event)
 	}
 	assert.Contains(t, md.ResourceAttributes, AttrTenantURL)

@@ -2197,6 +2197,7 @@ type EventsConfig struct {
 	SapCpiLogFile                   EventConfig `mapstructure:"sap.cpi.log_file"`
 	SapCpiMessage                   EventConfig `mapstructure:"sap.cpi.message"`
 	SapCpiMessagePayload            EventConfig `mapstructure:"sap.cpi.message.payload"`
+	SapCpiMessageSubValues          EventConfig `mapstructure:"sap.cpi.message.sub_values"`
 	SapCpiRuntimeArtifact           EventConfig `mapstructure:"sap.cpi.runtime_artifact"`
 	SapCpiRuntimeArtifactChanged    EventConfig `mapstructure:"sap.cpi.runtime_artifact.changed"`
 	SapCpiServiceEndpoint           EventConfig `mapstructure:"sap.cpi.service_endpoint"`
@@ -2248,6 +2249,9 @@ func DefaultEventsConfig() EventsConfig {
 			Enabled: true,
 		},
 		SapCpiMessagePayload: EventConfig{
+			Enabled: true,
+		},
+		SapCpiMessageSubValues: EventConfig{
 			Enabled: true,
 		},
 		SapCpiRuntimeArtifact: EventConfig{

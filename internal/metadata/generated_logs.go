@@ -716,6 +716,45 @@ func newEventSapCpiMessagePayload(cfg EventConfig) eventSapCpiMessagePayload {
 	return e
 }
 
+type eventSapCpiMessageSubValues struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSapCpiMessageSubValues) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiMessageIDAttributeValue string, sapCpiMessageCustomHeadersAttributeValue map[string]any, sapCpiMessageAdapterAttributesAttributeValue map[string]any, sapCpiPushFormatAttributeValue string) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("sap.cpi.message.sub_values")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("sap.cpi.message.id", sapCpiMessageIDAttributeValue)
+	dp.Attributes().PutEmptyMap("sap.cpi.message.custom_headers").FromRaw(sapCpiMessageCustomHeadersAttributeValue)
+	dp.Attributes().PutEmptyMap("sap.cpi.message.adapter_attributes").FromRaw(sapCpiMessageAdapterAttributesAttributeValue)
+	dp.Attributes().PutStr("sap.cpi.push.format", sapCpiPushFormatAttributeValue)
+
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSapCpiMessageSubValues) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSapCpiMessageSubValues(cfg EventConfig) eventSapCpiMessageSubValues {
+	e := eventSapCpiMessageSubValues{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
 type eventSapCpiRuntimeArtifact struct {
 	data   plog.LogRecordSlice // data buffer for generated log records.
 	config EventConfig         // event config provided by user.
@@ -906,6 +945,7 @@ type LogsBuilder struct {
 	eventSapCpiLogFile                   eventSapCpiLogFile
 	eventSapCpiMessage                   eventSapCpiMessage
 	eventSapCpiMessagePayload            eventSapCpiMessagePayload
+	eventSapCpiMessageSubValues          eventSapCpiMessageSubValues
 	eventSapCpiRuntimeArtifact           eventSapCpiRuntimeArtifact
 	eventSapCpiRuntimeArtifactChanged    eventSapCpiRuntimeArtifactChanged
 	eventSapCpiServiceEndpoint           eventSapCpiServiceEndpoint
@@ -938,6 +978,7 @@ func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuil
 		eventSapCpiLogFile:                   newEventSapCpiLogFile(lbc.Events.SapCpiLogFile),
 		eventSapCpiMessage:                   newEventSapCpiMessage(lbc.Events.SapCpiMessage),
 		eventSapCpiMessagePayload:            newEventSapCpiMessagePayload(lbc.Events.SapCpiMessagePayload),
+		eventSapCpiMessageSubValues:          newEventSapCpiMessageSubValues(lbc.Events.SapCpiMessageSubValues),
 		eventSapCpiRuntimeArtifact:           newEventSapCpiRuntimeArtifact(lbc.Events.SapCpiRuntimeArtifact),
 		eventSapCpiRuntimeArtifactChanged:    newEventSapCpiRuntimeArtifactChanged(lbc.Events.SapCpiRuntimeArtifactChanged),
 		eventSapCpiServiceEndpoint:           newEventSapCpiServiceEndpoint(lbc.Events.SapCpiServiceEndpoint),
@@ -1093,6 +1134,7 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	lb.eventSapCpiLogFile.emit(ils.LogRecords())
 	lb.eventSapCpiMessage.emit(ils.LogRecords())
 	lb.eventSapCpiMessagePayload.emit(ils.LogRecords())
+	lb.eventSapCpiMessageSubValues.emit(ils.LogRecords())
 	lb.eventSapCpiRuntimeArtifact.emit(ils.LogRecords())
 	lb.eventSapCpiRuntimeArtifactChanged.emit(ils.LogRecords())
 	lb.eventSapCpiServiceEndpoint.emit(ils.LogRecords())
@@ -1206,6 +1248,11 @@ func (lb *LogsBuilder) RecordSapCpiMessageEvent(ctx context.Context, timestamp p
 // RecordSapCpiMessagePayloadEvent adds a log record of sap.cpi.message.payload event.
 func (lb *LogsBuilder) RecordSapCpiMessagePayloadEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiMessageIDAttributeValue string, sapCpiIflowIDAttributeValue string, sapCpiPayloadKindAttributeValue AttributeSapCpiPayloadKind, sapCpiPayloadEntryIDAttributeValue string, sapCpiPayloadNameAttributeValue string, sapCpiPayloadContentTypeAttributeValue string, sapCpiPayloadSizeAttributeValue int64, sapCpiPayloadTruncatedAttributeValue bool, sapCpiPayloadEncodingAttributeValue AttributeSapCpiPayloadEncoding) {
 	lb.eventSapCpiMessagePayload.recordEvent(ctx, timestamp, sapCpiMessageIDAttributeValue, sapCpiIflowIDAttributeValue, sapCpiPayloadKindAttributeValue.String(), sapCpiPayloadEntryIDAttributeValue, sapCpiPayloadNameAttributeValue, sapCpiPayloadContentTypeAttributeValue, sapCpiPayloadSizeAttributeValue, sapCpiPayloadTruncatedAttributeValue, sapCpiPayloadEncodingAttributeValue.String())
+}
+
+// RecordSapCpiMessageSubValuesEvent adds a log record of sap.cpi.message.sub_values event.
+func (lb *LogsBuilder) RecordSapCpiMessageSubValuesEvent(ctx context.Context, timestamp pcommon.Timestamp, sapCpiMessageIDAttributeValue string, sapCpiMessageCustomHeadersAttributeValue map[string]any, sapCpiMessageAdapterAttributesAttributeValue map[string]any, sapCpiPushFormatAttributeValue AttributeSapCpiPushFormat) {
+	lb.eventSapCpiMessageSubValues.recordEvent(ctx, timestamp, sapCpiMessageIDAttributeValue, sapCpiMessageCustomHeadersAttributeValue, sapCpiMessageAdapterAttributesAttributeValue, sapCpiPushFormatAttributeValue.String())
 }
 
 // RecordSapCpiRuntimeArtifactEvent adds a log record of sap.cpi.runtime_artifact event.

@@ -187,6 +187,9 @@ func TestLogsBuilder(t *testing.T) {
 			lb.RecordSapCpiMessagePayloadEvent(ctx, timestamp, "sap.cpi.message.id-val", "sap.cpi.iflow.id-val", AttributeSapCpiPayloadKindMessageStore, "sap.cpi.payload.entry_id-val", "sap.cpi.payload.name-val", "sap.cpi.payload.content_type-val", 20, false, AttributeSapCpiPayloadEncodingText)
 			defaultEventsCount++
 			allEventsCount++
+			lb.RecordSapCpiMessageSubValuesEvent(ctx, timestamp, "sap.cpi.message.id-val", map[string]any{"key1": "sap.cpi.message.custom_headers-val1", "key2": "sap.cpi.message.custom_headers-val2"}, map[string]any{"key1": "sap.cpi.message.adapter_attributes-val1", "key2": "sap.cpi.message.adapter_attributes-val2"}, AttributeSapCpiPushFormatOtlp)
+			defaultEventsCount++
+			allEventsCount++
 			lb.RecordSapCpiRuntimeArtifactEvent(ctx, timestamp, "sap.cpi.artifact.status-val", "sap.cpi.artifact.deployed_by-val", "sap.cpi.artifact.deployed_on-val", "sap.cpi.artifact.error_text-val")
 			defaultEventsCount++
 			allEventsCount++
@@ -878,6 +881,25 @@ func TestLogsBuilder(t *testing.T) {
 					attrVal, ok = lr.Attributes().Get("sap.cpi.payload.encoding")
 					assert.True(t, ok)
 					assert.Equal(t, "text", attrVal.Str())
+				case "sap.cpi.message.sub_values":
+					assert.False(t, validatedEvents["sap.cpi.message.sub_values"], "Found a duplicate in the events slice: sap.cpi.message.sub_values")
+					validatedEvents["sap.cpi.message.sub_values"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("sap.cpi.message.id")
+					assert.True(t, ok)
+					assert.Equal(t, "sap.cpi.message.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.message.custom_headers")
+					assert.True(t, ok)
+					assert.Equal(t, map[string]any{"key1": "sap.cpi.message.custom_headers-val1", "key2": "sap.cpi.message.custom_headers-val2"}, attrVal.Map().AsRaw())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.message.adapter_attributes")
+					assert.True(t, ok)
+					assert.Equal(t, map[string]any{"key1": "sap.cpi.message.adapter_attributes-val1", "key2": "sap.cpi.message.adapter_attributes-val2"}, attrVal.Map().AsRaw())
+					attrVal, ok = lr.Attributes().Get("sap.cpi.push.format")
+					assert.True(t, ok)
+					assert.Equal(t, "otlp", attrVal.Str())
 				case "sap.cpi.runtime_artifact":
 					assert.False(t, validatedEvents["sap.cpi.runtime_artifact"], "Found a duplicate in the events slice: sap.cpi.runtime_artifact")
 					validatedEvents["sap.cpi.runtime_artifact"] = true

@@ -281,7 +281,6 @@ const (
 	AttributeSapCpiPushOutcomeAccepted
 	AttributeSapCpiPushOutcomeDuplicate
 	AttributeSapCpiPushOutcomeRefused
-	AttributeSapCpiPushOutcomeOrphaned
 )
 
 // String returns the string representation of the AttributeSapCpiPushOutcome.
@@ -293,8 +292,6 @@ func (av AttributeSapCpiPushOutcome) String() string {
 		return "duplicate"
 	case AttributeSapCpiPushOutcomeRefused:
 		return "refused"
-	case AttributeSapCpiPushOutcomeOrphaned:
-		return "orphaned"
 	}
 	return ""
 }
@@ -304,7 +301,6 @@ var MapAttributeSapCpiPushOutcome = map[string]AttributeSapCpiPushOutcome{
 	"accepted":  AttributeSapCpiPushOutcomeAccepted,
 	"duplicate": AttributeSapCpiPushOutcomeDuplicate,
 	"refused":   AttributeSapCpiPushOutcomeRefused,
-	"orphaned":  AttributeSapCpiPushOutcomeOrphaned,
 }
 
 var MetricsInfo = metricsInfo{
