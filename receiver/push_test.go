@@ -363,7 +363,9 @@ func TestPushSubValuesApartFromTheirRunAreRecordsOfTheirOwnOnce(t *testing.T) {
 	cfg.Messages.CustomHeaderProperties.Enabled, cfg.Messages.CustomHeaderProperties.Include = true, []string{"*"}
 	sink := &consumertest.LogsSink{}
 	pt := tt.pushed(t, cfg, sink, nil)
-	single := func(o *fakepush.Options) { o.JSONBatchType, o.SubValuesExtra, o.SubValuesInline = "single", true, false }
+	single := func(o *fakepush.Options) {
+		o.JSONBatchType, o.SubValuesExtra, o.SubValuesInline = "single", true, false
+	}
 	require.NoError(t, pt.pusher(t, fakepush.TargetJSON, single).PushOnce(t.Context()))
 
 	// What each message carries, from the simulator's own states.
