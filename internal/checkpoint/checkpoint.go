@@ -73,17 +73,18 @@ func segmentKey(key string, id uint64) string { return key + "." + strconv.Forma
 // into the window; a failed commit is written again, whole, by the next one.
 func (s *Store) SaveWindow(ctx context.Context, key string, w *Window) error {
 	ops := make([]*storage.Operation, 0, len(w.dropped)+2)
-	if p := w.pending; p != nil {
-		ops = append(ops, storage.SetOperation(segmentKey(key, p.id), encodeSegment(p)))
+	seg := w.toWrite()
+	if seg != nil {
+		ops = append(ops, storage.SetOperation(segmentKey(key, seg.id), encodeSegment(seg)))
 	}
 	for _, id := range w.dropped {
 		ops = append(ops, storage.DeleteOperation(segmentKey(key, id)))
 	}
-	ops = append(ops, storage.SetOperation(key, encodeHead(w)))
+	ops = append(ops, storage.SetOperation(key, encodeHead(w, seg)))
 	if err := s.client.Batch(ctx, ops...); err != nil {
 		return fmt.Errorf("writing checkpoint %q: %w", key, err)
 	}
-	w.sealed()
+	w.sealed(seg)
 	return nil
 }
 
@@ -138,7 +139,7 @@ func (s *Store) LoadWindow(ctx context.Context, key string) (*Window, bool, erro
 
 // EncodedSize is the number of bytes the window occupies in storage once committed.
 func EncodedSize(w *Window) int {
-	n := len(encodeHead(w))
+	n := len(encodeHead(w, nil))
 	for _, sg := range w.segs {
 		n += len(encodeSegment(sg))
 	}
@@ -148,11 +149,18 @@ func EncodedSize(w *Window) int {
 	return n
 }
 
-func encodeHead(w *Window) []byte {
-	nsegs := len(w.segs)
-	if w.pending != nil {
-		nsegs++
+// encodeHead writes the head as it is once written (the segment a commit writes, from Window.toWrite)
+// is committed: that segment replaces the newest one when it has its id, or follows it.
+func encodeHead(w *Window, written *segment) []byte {
+	segs := w.segs
+	if written != nil {
+		if n := len(segs); n > 0 && segs[n-1].id == written.id {
+			segs = append(segs[:n-1:n-1], written)
+		} else {
+			segs = append(segs[:len(segs):len(segs)], written)
+		}
 	}
+	nsegs := len(segs)
 	b := make([]byte, 0, 32+nsegs*12)
 	b = append(b, headMagic, formatV1)
 	var flags byte
@@ -175,11 +183,8 @@ func encodeHead(w *Window) []byte {
 		b = binary.AppendUvarint(b, sg.id)
 		b = binary.AppendVarint(b, sg.maxTS)
 	}
-	for _, sg := range w.segs {
+	for _, sg := range segs {
 		appendSeg(sg)
-	}
-	if w.pending != nil {
-		appendSeg(w.pending)
 	}
 	return b
 }

@@ -27,9 +27,12 @@ func TestWindowPrunesWholeSegmentsOnlyOnceAllTheirKeysAreOld(t *testing.T) {
 	w := NewWindow()
 	w.Add(KeyOf("old"), base, logs)
 	w.Add(KeyOf("edge"), base.Add(50*time.Second), logs)
-	require.NoError(t, s.SaveWindow(t.Context(), "k", w)) // one segment: old, edge
+	for i := range mergeLimit {
+		w.Add(KeyOf("filler", fmt.Sprint(i)), base.Add(time.Duration(i)*time.Millisecond), logs)
+	}
+	require.NoError(t, s.SaveWindow(t.Context(), "k", w)) // one segment: old, edge and the filler
 	w.Add(KeyOf("new"), base.Add(2*time.Minute), logs)
-	require.NoError(t, s.SaveWindow(t.Context(), "k", w))
+	require.NoError(t, s.SaveWindow(t.Context(), "k", w)) // the first is full: a segment of its own
 
 	w.PruneBefore(base.Add(50 * time.Second))
 	assert.True(t, w.Has(KeyOf("old"), logs), "old shares a segment with edge, which the next read can return")
@@ -39,6 +42,39 @@ func TestWindowPrunesWholeSegmentsOnlyOnceAllTheirKeysAreOld(t *testing.T) {
 	assert.False(t, w.Has(KeyOf("edge"), logs))
 	assert.True(t, w.Has(KeyOf("new"), logs))
 	assert.Equal(t, 1, w.Len())
+}
+
+// Many commits of a key or two (a push of one event a request) join the newest segment until it holds
+// mergeLimit keys: the head, which every commit writes, stays small, and every key survives a reload and
+// is pruned when old.
+func TestSmallCommitsShareSegments(t *testing.T) {
+	rec := &recordingClient{Client: memClient()}
+	s := NewStore(rec)
+	w := NewWindow()
+	const commits = 5000
+	for i := range commits {
+		w.Add(KeyOf(fmt.Sprint(i)), base.Add(time.Duration(i)*time.Second), logs)
+		require.NoError(t, s.SaveWindow(t.Context(), "push", w))
+	}
+	assert.LessOrEqual(t, len(w.segs), commits/mergeLimit+1)
+	rec.written = 0
+	w.Add(KeyOf("one more"), base.Add(commits*time.Second), logs)
+	require.NoError(t, s.SaveWindow(t.Context(), "push", w))
+	assert.Less(t, rec.written, 12*mergeLimit+200, "a small commit rewrites at most one segment and the head")
+
+	got, _, err := s.LoadWindow(t.Context(), "push")
+	require.NoError(t, err)
+	assert.Equal(t, commits+1, got.Len())
+	for i := range commits {
+		require.True(t, got.Has(KeyOf(fmt.Sprint(i)), logs), "key %d", i)
+	}
+	got.PruneBefore(base.Add(commits / 2 * time.Second))
+	assert.InDelta(t, commits/2, got.Len(), mergeLimit, "pruned by whole segments")
+	assert.True(t, got.Has(KeyOf("one more"), logs))
+	require.NoError(t, s.SaveWindow(t.Context(), "push", got))
+	again, _, err := s.LoadWindow(t.Context(), "push")
+	require.NoError(t, err)
+	assert.Equal(t, got.Len(), again.Len())
 }
 
 func TestWindowNeverMovesBack(t *testing.T) {
@@ -164,7 +200,7 @@ func TestCorruptCheckpointsSayHowToStartOver(t *testing.T) {
 		"json":         []byte("{not json"),
 		"binary":       {headMagic, formatV1, flagWatermark},
 		"unknown":      []byte("Z1"),
-		"segment gone": encodeHead(&Window{nextID: 3, segs: []*segment{{id: 2}}}),
+		"segment gone": encodeHead(&Window{nextID: 3, segs: []*segment{{id: 2}}}, nil),
 	} {
 		t.Run(name, func(t *testing.T) {
 			client := memClient()
@@ -199,7 +235,7 @@ func TestWindowSizeAtOneHundredStatesPerSecond(t *testing.T) {
 		ts := base.Add(time.Duration(i) * time.Second / perSecond)
 		w.Add(StateKey(fmt.Sprintf("AG%026d", i), "COMPLETED", ts), ts, logs)
 		if i%1000 == 999 {
-			w.sealed()
+			w.sealed(w.toWrite())
 		}
 	}
 	size := EncodedSize(w)

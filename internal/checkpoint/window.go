@@ -153,10 +153,42 @@ func (w *Window) forget(sg *segment) {
 // Len is the number of keys the window holds.
 func (w *Window) Len() int { return len(w.index) }
 
-// sealed marks the pending segment committed; the store calls it after a successful write.
-func (w *Window) sealed() {
-	if w.pending != nil {
-		w.segs = append(w.segs, w.pending)
+// mergeLimit: the keys of a small commit join the newest segment while the two together stay this
+// small, so that many small commits (a push of one event a request) do not make as many segments, each
+// an entry of the head that every commit writes.
+const mergeLimit = 512
+
+// toWrite is the segment a commit writes for the pending keys: the pending segment itself, or the newest
+// committed one with the pending keys appended (same id, written over). Nil when nothing is pending.
+func (w *Window) toWrite() *segment {
+	p := w.pending
+	if p == nil {
+		return nil
+	}
+	if n := len(w.segs); n > 0 {
+		last := w.segs[n-1]
+		if len(last.entries)+len(p.entries) <= mergeLimit {
+			// A new array: the committed segment stays as it was if the write fails.
+			entries := append(last.entries[:len(last.entries):len(last.entries)], p.entries...)
+			return &segment{id: last.id, maxTS: max(last.maxTS, p.maxTS), entries: entries}
+		}
+	}
+	return p
+}
+
+// sealed marks the written segment committed; the store calls it after a successful write.
+func (w *Window) sealed(written *segment) {
+	if p := w.pending; p != nil {
+		if written.id == p.id {
+			w.segs = append(w.segs, p)
+		} else {
+			w.segs[len(w.segs)-1] = written
+			for _, e := range p.entries {
+				if sl := w.index[e.key]; sl.seg == p.id {
+					w.index[e.key] = slot{seg: written.id, sinks: sl.sinks}
+				}
+			}
+		}
 		w.pending = nil
 	}
 	w.dropped = w.dropped[:0]
