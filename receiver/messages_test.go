@@ -199,12 +199,19 @@ func TestMessagesErrorTextIsFetchedForFailedStatusesOnly(t *testing.T) {
 }
 
 func TestMessagesErrorTextFailureDoesNotHoldBackTheRecord(t *testing.T) {
-	tt := newTestTenant(t, fakecpi.Options{Backlog: 400, Seed: 3, FaultKinds: []fakecpi.Fault{fakecpi.FaultServerError}})
+	tt := newTestTenant(t, fakecpi.Options{Backlog: 400, Seed: 3})
 	sink := &consumertest.LogsSink{}
 	src := tt.source(t, testMessagesConfig(), sink, nil)
 	src.client = &failingErrorText{messageClient: tt.client}
 	require.NoError(t, src.poll(t.Context()))
 	assert.Equal(t, 400, sink.LogRecordCount())
+	for _, ld := range sink.AllLogs() {
+		lrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+		for i := 0; i < lrs.Len(); i++ {
+			_, ok := lrs.At(i).Attributes().Get(mapping.AttrMessageErrorText)
+			assert.False(t, ok, "the failed fetch left the text out")
+		}
+	}
 }
 
 type failingErrorText struct{ messageClient }
