@@ -86,11 +86,7 @@ func outcomeOf(action string, success *bool) string {
 
 // Audit maps audit entries to records with event.name sap.cpi.audit; a failure is a warning.
 func (m *Mapper) Audit(entries []AuditEntry, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if !m.Enabled(EventAudit) {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventAudit, len(entries))
 	if !ok {
 		return logs
 	}

@@ -44,11 +44,7 @@ type LogFile struct {
 
 // LogFileEntries maps entries of one file to records. An unparsed entry keeps its raw text as the body.
 func (m *Mapper) LogFileEntries(f LogFile, entries []logfile.Entry, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if !m.Enabled(EventLogFile) {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventLogFile, len(entries))
 	if !ok {
 		return logs
 	}

@@ -107,11 +107,7 @@ func NewMapper(t Tenant, s Scope, sw Switches) *Mapper {
 // Messages maps MPLs (with the error details at the same index, or nil) to one resource's log records.
 // observed is the ObservedTimestamp of every record.
 func (m *Mapper) Messages(mpls []cpi.MessageProcessingLog, details []ErrorDetail, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if !m.Enabled(EventMessage) {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventMessage, len(mpls))
 	if !ok {
 		return logs
 	}
@@ -178,6 +174,18 @@ func (p pageTexts) of(i int) recordTexts {
 	}
 	e := p.ends[3*i : 3*i+3]
 	return recordTexts{start: p.all[from:e[0]], end: p.all[e[0]:e[1]], body: p.all[e[1]:e[2]]}
+}
+
+// eventScope starts the records of one event kind: new logs and, when the event is switched on and
+// there are n > 0 things to map, the tenant's resource and this receiver's scope in them (ok false
+// otherwise, with the logs empty).
+func (m *Mapper) eventScope(event string, n int) (plog.Logs, plog.ScopeLogs, bool) {
+	logs := plog.NewLogs()
+	if n == 0 || !m.Enabled(event) {
+		return logs, plog.ScopeLogs{}, false
+	}
+	sl, ok := m.appendScope(logs)
+	return logs, sl, ok
 }
 
 // appendScope appends a resource that names the tenant and, inside it, this receiver's scope: every log

@@ -142,11 +142,7 @@ const maxOverdueIDs = 10
 // DataStoreEvents maps overdue transitions to sap.cpi.data_store.overdue records: WARN when a store
 // became overdue, INFO when it cleared. observed is both timestamps: the poll is when it was seen.
 func (m *Mapper) DataStoreEvents(transitions []DataStoreTransition, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if len(transitions) == 0 || !m.Enabled(EventDataStoreOverdue) {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventDataStoreOverdue, len(transitions))
 	if !ok {
 		return logs
 	}
@@ -357,11 +353,7 @@ func ArchivingRunFailed(r cpi.ArchivingKeyPerformanceIndicators) bool {
 
 // ArchivingRuns maps runs to sap.cpi.archiving_run records, timestamped at RunStart.
 func (m *Mapper) ArchivingRuns(runs []cpi.ArchivingKeyPerformanceIndicators, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if len(runs) == 0 || !m.Enabled(EventArchivingRun) {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventArchivingRun, len(runs))
 	if !ok {
 		return logs
 	}
@@ -444,11 +436,7 @@ func ExternalLoggingEventKey(e cpi.ExternalLoggingEvent) string {
 // ExternalLoggingEvents maps events to sap.cpi.external_logging records at their Timestamp; an event
 // with HasError is an ERROR.
 func (m *Mapper) ExternalLoggingEvents(events []cpi.ExternalLoggingEvent, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if len(events) == 0 || !m.Enabled(EventExternalLogging) {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventExternalLogging, len(events))
 	if !ok {
 		return logs
 	}

@@ -88,14 +88,7 @@ func AttachmentPayload(mpl cpi.MessageProcessingLog, a cpi.MessageProcessingLogA
 // Payloads maps payloads to sap.cpi.message.payload records. Text content (a text content type whose
 // bytes are UTF-8) is the body as it is; binary content is base64 or left out, as binary says.
 func (m *Mapper) Payloads(payloads []Payload, binary BinaryPayloads, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if !m.Enabled(EventMessagePayload) {
-		return logs
-	}
-	if len(payloads) == 0 {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventMessagePayload, len(payloads))
 	if !ok {
 		return logs
 	}

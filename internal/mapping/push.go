@@ -42,11 +42,7 @@ type PushedSubValues struct {
 // PushedSubValues maps sub-value events to sap.cpi.message.sub_values records, one per event. Custom
 // headers pass the same allow-list as a message's; an event left with nothing to say gives no record.
 func (m *Mapper) PushedSubValues(subs []PushedSubValues, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if !m.Enabled(EventMessageSubValues) || len(subs) == 0 {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventMessageSubValues, len(subs))
 	if !ok {
 		return logs
 	}
@@ -111,11 +107,7 @@ type PushedMessage struct {
 // state, plus the push format, the adapter attributes and, as configured, the unrecognised keys and the
 // raw event.
 func (m *Mapper) Pushed(msgs []PushedMessage, observed time.Time) plog.Logs {
-	logs := plog.NewLogs()
-	if !m.Enabled(EventMessage) || len(msgs) == 0 {
-		return logs
-	}
-	sl, ok := m.appendScope(logs)
+	logs, sl, ok := m.eventScope(EventMessage, len(msgs))
 	if !ok {
 		return logs
 	}
