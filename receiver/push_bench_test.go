@@ -2,6 +2,7 @@ package sapcpireceiver
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -82,7 +83,7 @@ func benchmarkPush(b *testing.B, target fakepush.Target, path func(PushConfig) s
 					}
 					_ = resp.Body.Close()
 					if resp.StatusCode/100 != 2 {
-						errs <- &http.ProtocolError{ErrorString: resp.Status}
+						errs <- fmt.Errorf("push endpoint answered %s", resp.Status)
 						return
 					}
 				}
