@@ -151,7 +151,7 @@ func (tt *testTenant) source(t testing.TB, cfg MessagesConfig, next consumer.Log
 	return src
 }
 
-// flakySink refuses every n-th batch (and the batches in refuse) and keeps the rest.
+// flakySink refuses every n-th batch of log records (none when every is 0) and keeps the rest.
 type flakySink struct {
 	consumertest.LogsSink
 	mu    sync.Mutex

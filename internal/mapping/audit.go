@@ -92,10 +92,7 @@ func (m *Mapper) Audit(entries []AuditEntry, observed time.Time) plog.Logs {
 	}
 	obs := pcommon.NewTimestampFromTime(observed)
 	for _, e := range entries {
-		lr := sl.LogRecords().AppendEmpty()
-		lr.SetEventName(EventAudit)
-		lr.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
-		lr.SetObservedTimestamp(obs)
+		lr := appendEvent(sl, EventAudit, pcommon.NewTimestampFromTime(e.Time), obs)
 		if e.Outcome == "failure" {
 			lr.SetSeverityNumber(plog.SeverityNumberWarn)
 			lr.SetSeverityText("WARN")

@@ -188,6 +188,15 @@ func (m *Mapper) eventScope(event string, n int) (plog.Logs, plog.ScopeLogs, boo
 	return logs, sl, ok
 }
 
+// appendEvent begins a record of event in sl, at ts and observed at obs.
+func appendEvent(sl plog.ScopeLogs, event string, ts, obs pcommon.Timestamp) plog.LogRecord {
+	lr := sl.LogRecords().AppendEmpty()
+	lr.SetEventName(event)
+	lr.SetTimestamp(ts)
+	lr.SetObservedTimestamp(obs)
+	return lr
+}
+
 // appendScope appends a resource that names the tenant and, inside it, this receiver's scope: every log
 // record the mapper emits sits under such a pair. extra adds attributes that identify an object (the
 // inventory's). It reports false, and appends nothing, when the resource filters exclude the resource.

@@ -149,10 +149,7 @@ func (m *Mapper) DataStoreEvents(transitions []DataStoreTransition, observed tim
 	ts := pcommon.NewTimestampFromTime(observed)
 	for _, t := range transitions {
 		s := t.Store
-		lr := sl.LogRecords().AppendEmpty()
-		lr.SetEventName(EventDataStoreOverdue)
-		lr.SetTimestamp(ts)
-		lr.SetObservedTimestamp(ts)
+		lr := appendEvent(sl, EventDataStoreOverdue, ts, ts)
 		attrs := lr.Attributes()
 		putStr(attrs, AttrDataStoreName, s.DataStoreName)
 		putStr(attrs, AttrIFlowID, s.IntegrationFlow)
@@ -359,10 +356,7 @@ func (m *Mapper) ArchivingRuns(runs []cpi.ArchivingKeyPerformanceIndicators, obs
 	}
 	obs := pcommon.NewTimestampFromTime(observed)
 	for _, r := range runs {
-		lr := sl.LogRecords().AppendEmpty()
-		lr.SetEventName(EventArchivingRun)
-		lr.SetTimestamp(pcommon.NewTimestampFromTime(r.RunStart.Time))
-		lr.SetObservedTimestamp(obs)
+		lr := appendEvent(sl, EventArchivingRun, pcommon.NewTimestampFromTime(r.RunStart.Time), obs)
 		attrs := lr.Attributes()
 		putStr(attrs, AttrArchivingRunStart, stamp(r.RunStart))
 		putStr(attrs, AttrArchivingRunStatus, r.RunStatus)
@@ -442,10 +436,7 @@ func (m *Mapper) ExternalLoggingEvents(events []cpi.ExternalLoggingEvent, observ
 	}
 	obs := pcommon.NewTimestampFromTime(observed)
 	for _, e := range events {
-		lr := sl.LogRecords().AppendEmpty()
-		lr.SetEventName(EventExternalLogging)
-		lr.SetTimestamp(pcommon.NewTimestampFromTime(e.Timestamp.Time))
-		lr.SetObservedTimestamp(obs)
+		lr := appendEvent(sl, EventExternalLogging, pcommon.NewTimestampFromTime(e.Timestamp.Time), obs)
 		attrs := lr.Attributes()
 		putStr(attrs, AttrExtLogEventType, e.EventType)
 		putStr(attrs, AttrExtLogEventObject, e.EventObject)
