@@ -307,13 +307,8 @@ func (r *renderer) bars(p panel) string {
 	return b.String()
 }
 
-// table renders a Prometheus instant table with the panel's column order and names; the value column
-// takes its override's thresholds.
-func (r *renderer) table(p panel) string {
-	res := r.instant(p.Targets[0])
-	if len(res) == 0 {
-		return `<span class="note">No data</span>`
-	}
+// organized returns the panel's organize transformation and the columns it shows, in its order.
+func organized(p panel) (transformation, []string) {
 	var org transformation
 	for _, tr := range p.Transformations {
 		if tr.ID == "organize" {
@@ -325,6 +320,17 @@ func (r *renderer) table(p panel) string {
 		cols = append(cols, k)
 	}
 	sort.Slice(cols, func(i, j int) bool { return org.Options.IndexByName[cols[i]] < org.Options.IndexByName[cols[j]] })
+	return org, cols
+}
+
+// table renders a Prometheus instant table with the panel's column order and names; the value column
+// takes its override's thresholds.
+func (r *renderer) table(p panel) string {
+	res := r.instant(p.Targets[0])
+	if len(res) == 0 {
+		return `<span class="note">No data</span>`
+	}
+	org, cols := organized(p)
 	th, unit, dec, background := p.FieldConfig.Defaults.Thresholds, p.FieldConfig.Defaults.Unit, p.FieldConfig.Defaults.Decimals, false
 	maps := p.FieldConfig.Defaults.Mappings
 	for _, o := range p.FieldConfig.Overrides {
@@ -412,17 +418,7 @@ func (r *renderer) lokiPanel(p panel) string {
 		b.WriteString(`</div>`)
 		return b.String()
 	}
-	var org transformation
-	for _, tr := range p.Transformations {
-		if tr.ID == "organize" {
-			org = tr
-		}
-	}
-	cols := make([]string, 0, len(org.Options.IndexByName))
-	for k := range org.Options.IndexByName {
-		cols = append(cols, k)
-	}
-	sort.Slice(cols, func(i, j int) bool { return org.Options.IndexByName[cols[i]] < org.Options.IndexByName[cols[j]] })
+	org, cols := organized(p)
 	links := dataLinks(p)
 	b.WriteString(`<table><tr>`)
 	for _, c := range cols {
