@@ -99,6 +99,9 @@ func (s *Store) LoadWindow(ctx context.Context, key string) (*Window, bool, erro
 	if raw == nil {
 		return NewWindow(), false, nil
 	}
+	if len(raw) == 0 {
+		return nil, false, corrupt(key, errors.New("the stored value is empty"))
+	}
 	if raw[0] == '{' {
 		w, err := decodeLegacy(raw)
 		if err != nil {

@@ -176,6 +176,34 @@ func TestAFailedCommitIsWrittenWholeByTheNextOne(t *testing.T) {
 	assert.True(t, got.Has(KeyOf("b"), logs))
 }
 
+// While storage refuses every commit, the keys delivered meanwhile gather in the pending segment. Those
+// the next read can no longer return are pruned one by one, so memory and the commit that finally
+// succeeds stay the size of the overlap, not of the outage.
+func TestKeysDeliveredWhileCommitsFailArePrunedWhenOld(t *testing.T) {
+	rec := &recordingClient{Client: memClient()}
+	s := NewStore(rec)
+	w := NewWindow()
+	rec.fail = true
+	const overlap = 3 * time.Minute
+	for i := range 3600 { // an hour, one key a second
+		at := base.Add(time.Duration(i) * time.Second)
+		w.Add(KeyOf(fmt.Sprint(i)), at, logs)
+		w.PruneBefore(at.Add(-overlap))
+		require.Error(t, s.SaveWindow(t.Context(), "messages", w))
+	}
+	assert.Equal(t, 181, w.Len(), "the keys of the last three minutes, its edge included")
+	assert.False(t, w.Has(KeyOf("0"), logs))
+	assert.True(t, w.Has(KeyOf("3599"), logs))
+	assert.True(t, w.Has(KeyOf("3419"), logs))
+
+	rec.fail = false
+	require.NoError(t, s.SaveWindow(t.Context(), "messages", w))
+	got, _, err := s.LoadWindow(t.Context(), "messages")
+	require.NoError(t, err)
+	assert.Equal(t, 181, got.Len())
+	assert.True(t, got.Has(KeyOf("3599"), logs))
+}
+
 func TestLegacyJSONCheckpointsLoadIntoTheSameKeys(t *testing.T) {
 	client := memClient()
 	legacy := `{"watermark":"2026-06-01T10:00:00Z","seen":{"AGuid|COMPLETED|1780308000000":1780308000000,"chg-1":1780308000000},"horizon":"2026-06-01T09:58:00Z"}`
@@ -200,6 +228,7 @@ func TestCorruptCheckpointsSayHowToStartOver(t *testing.T) {
 		"json":         []byte("{not json"),
 		"binary":       {headMagic, formatV1, flagWatermark},
 		"unknown":      []byte("Z1"),
+		"empty":        {},
 		"segment gone": encodeHead(&Window{nextID: 3, segs: []*segment{{id: 2}}}, nil),
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -120,8 +120,10 @@ func (w *Window) Advance(ts time.Time) {
 	}
 }
 
-// PruneBefore forgets keys with timestamps before limit: the next read cannot return them. Keys go in
-// whole segments, so a segment with one key at or after limit keeps the rest too, which only costs bytes.
+// PruneBefore forgets keys with timestamps before limit: the next read cannot return them. Committed
+// keys go in whole segments, so a segment with one key at or after limit keeps the rest too, which only
+// costs bytes. The keys not yet committed go one by one: while storage refuses commits they all gather
+// in the pending segment, whose newest key is always recent, and it must not grow with the outage.
 func (w *Window) PruneBefore(limit time.Time) {
 	ms := limit.UnixMilli()
 	kept := w.segs[:0]
@@ -135,11 +137,31 @@ func (w *Window) PruneBefore(limit time.Time) {
 	}
 	clear(w.segs[len(kept):])
 	w.segs = kept
-	if p := w.pending; p != nil && p.maxTS < ms {
-		// Never committed: nothing to delete in storage.
+	if p := w.pending; p != nil {
+		w.prunePending(ms)
+	}
+}
+
+// prunePending drops the pending keys older than ms (never committed: nothing to delete in storage).
+func (w *Window) prunePending(ms int64) {
+	p := w.pending
+	if p.maxTS < ms {
 		w.forget(p)
 		w.pending = nil
+		return
 	}
+	kept := p.entries[:0]
+	for _, e := range p.entries {
+		if e.ts >= ms {
+			kept = append(kept, e)
+			continue
+		}
+		if sl, ok := w.index[e.key]; ok && sl.seg == p.id {
+			delete(w.index, e.key)
+		}
+	}
+	clear(p.entries[len(kept):])
+	p.entries = kept
 }
 
 func (w *Window) forget(sg *segment) {
