@@ -462,9 +462,16 @@ func (s *messageSource) deliverPushed(ctx context.Context, format string, msgs [
 			return err
 		}
 		delivered := make([]cpi.MessageProcessingLog, len(fresh))
+		now := s.now()
 		for i := range fresh {
 			delivered[i] = fresh[i].MPL
-			s.window.Add(pushedKey(&fresh[i]), fresh[i].MPL.LogEnd.Time, sinkRecords)
+			// A state pushed without LogEnd (nor a transport time for it) is kept from its arrival:
+			// a key stamped in year 1 would be pruned at once and SAP's redelivery emitted again.
+			at := fresh[i].MPL.LogEnd.Time
+			if at.IsZero() {
+				at = now
+			}
+			s.window.Add(pushedKey(&fresh[i]), at, sinkRecords)
 		}
 		s.tel.recordMessages(delivered)
 		if err := s.commitKeys(ctx); err != nil {

@@ -250,6 +250,41 @@ func TestPushAnswersAsEachTargetExpects(t *testing.T) {
 	assert.EqualValues(t, 1, duplicates)
 }
 
+// A body over max_request_body_size is a 413, plain or gzipped, which SAP does not retry: a 503 would
+// make it send the same body again and again.
+func TestPushBodyOverTheLimitIsA413(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{})
+	sink := &consumertest.LogsSink{}
+	cfg := pushConfig()
+	cfg.Messages.Enabled = false
+	cfg.Push.MaxRequestBodySize = 1024
+	pt := tt.pushed(t, cfg, sink, nil)
+	big := "[" + strings.Repeat(pushedMPL+",", 10) + pushedMPL + "]"
+	for _, gz := range []bool{false, true} {
+		status, body := post(t, pt.base+"/sapcpi/v1/mpl", "application/json", big, gz)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, status, "gzip %v: %s", gz, body)
+	}
+	assert.Zero(t, sink.LogRecordCount())
+	status, _ := post(t, pt.base+"/sapcpi/v1/mpl", "application/json", pushedMPL, true)
+	assert.Equal(t, http.StatusNoContent, status, "a body within the limit is taken")
+}
+
+// A pushed state without LogEnd (and without a transport time to stand in) is still de-duplicated: its
+// key is kept as long as any pushed key, not pruned at once for a timestamp in year 1.
+func TestPushStateWithoutLogEndIsDeliveredOnce(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{})
+	sink := &consumertest.LogsSink{}
+	cfg := pushConfig()
+	cfg.Messages.Enabled = false
+	pt := tt.pushed(t, cfg, sink, nil)
+	const noEnd = `{"MessageGuid":"AGnoend","Status":"PROCESSING","IntegrationArtifact":{"Id":"Send_Invoice_to_Ariba"}}`
+	for range 3 {
+		status, body := post(t, pt.base+"/sapcpi/v1/mpl", "application/json", noEnd, false)
+		require.Equal(t, http.StatusNoContent, status, body)
+	}
+	assert.Equal(t, 1, sink.LogRecordCount(), "SAP's redeliveries of one state are one record")
+}
+
 // Under back-pressure the endpoint answers 503, which SAP retries, and commits nothing: the state
 // arrives once when the pipeline takes it again.
 func TestPushBackPressureIsA503AndTheRetryDeliversOnce(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 )
 
@@ -14,7 +15,8 @@ import (
 // It gunzips when the body starts with the gzip magic, whatever Content-Encoding says: SAP's
 // CompressData defaults to true, and the collector's HTTP server may already have gunzipped the body
 // and dropped the header, or a proxy may have dropped only the header. Encodings other than gzip and
-// identity are refused. A body beyond max is an ErrTooLarge, so a small gzip bomb cannot fill memory.
+// identity are refused. A body beyond max is an ErrTooLarge, so a small gzip bomb cannot fill memory; so
+// is a body that the HTTP server's own limit (http.MaxBytesReader) cut off.
 func Decompress(r io.Reader, contentEncoding string, max int64) ([]byte, error) {
 	switch enc := strings.ToLower(strings.TrimSpace(contentEncoding)); enc {
 	case "", "identity", "gzip", "x-gzip":
@@ -45,6 +47,11 @@ func Decompress(r io.Reader, contentEncoding string, max int64) ([]byte, error) 
 	}
 	b, err := io.ReadAll(src)
 	if err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			// The HTTP server's own cap (max_request_body_size) stopped the read: the body is too
+			// large, which a retry cannot mend.
+			return nil, &pushError{msg: fmt.Sprintf("the body is larger than %d bytes", tooLarge.Limit), class: ErrTooLarge}
+		}
 		if in.err == nil && gzipped {
 			return nil, malformed("the gzip body is corrupt or cut off")
 		}

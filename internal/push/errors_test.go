@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +114,10 @@ func TestDecompressGunzipsByMagicAndRefusesBombs(t *testing.T) {
 
 	_, err = Decompress(bytes.NewReader(doc), "br", 1024)
 	assert.ErrorIs(t, err, ErrUnsupported)
+
+	capped := http.MaxBytesReader(httptest.NewRecorder(), io.NopCloser(bytes.NewReader(make([]byte, 2000))), 1000)
+	_, err = Decompress(capped, "", 4096)
+	assert.ErrorIs(t, err, ErrTooLarge, "the HTTP server's own limit cut the body off: too large, not a broken connection")
 
 	broken := errors.New("connection reset")
 	_, err = Decompress(io.MultiReader(bytes.NewReader(gzipped(t, doc)[:5]), failingReader{broken}), "gzip", 1024)
