@@ -303,7 +303,7 @@ func (p *pushServer) deliver(ctx context.Context, format string, events []push.E
 	if len(msgs) == 0 && len(apart) == 0 {
 		return nil
 	}
-	if err := p.src.ensureLoaded(ctx); err != nil {
+	if err := p.src.load(ctx); err != nil {
 		return fmt.Errorf("%w: %w", errPushNotReady, err)
 	}
 	if len(msgs) > 0 {

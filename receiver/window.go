@@ -87,9 +87,15 @@ func (s *incremental[T]) name() string { return s.label }
 
 func (s *incremental[T]) interval() time.Duration { return s.every }
 
+// load reads the checkpoint, once: later calls return at once.
 func (s *incremental[T]) load(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.loaded {
+		// The push endpoint or the poller loaded it first: reading it again would replace keys
+		// delivered since with what storage holds.
+		return nil
+	}
 	w, found, err := s.store.LoadWindow(ctx, s.key)
 	if err != nil {
 		return err
@@ -103,17 +109,6 @@ func (s *incremental[T]) load(ctx context.Context) error {
 	s.loaded = true
 	s.tel.setWatermark(s.label, s.window.Watermark)
 	return nil
-}
-
-// ensureLoaded loads the checkpoint unless that happened already.
-func (s *incremental[T]) ensureLoaded(ctx context.Context) error {
-	s.mu.Lock()
-	loaded := s.loaded
-	s.mu.Unlock()
-	if loaded {
-		return nil
-	}
-	return s.load(ctx)
 }
 
 // readFrom is where the next read starts. Normally it is watermark − overlap, to catch entries written
