@@ -55,6 +55,10 @@ var tenantQuirks = []quirk{
 	{name: "status_changes_while_paging", opts: func(o *fakecpi.Options) { o.AdvancePerRequest = 700 * time.Millisecond },
 		cfg: func(c *MessagesConfig) { c.PageSize = 40 }},
 	{name: "literal_quotes_only", opts: func(o *fakecpi.Options) { o.LiteralQuotesOnly = true }},
+	// Bursts of one second smaller than a page, in an order that changes from request to request.
+	{name: "unstable_order_of_ties", opts: func(o *fakecpi.Options) {
+		o.UnstableTies, o.SecondPrecision, o.BurstSize, o.BurstEvery = true, fakecpi.RoundFloor, 35, 40
+	}, cfg: func(c *MessagesConfig) { c.PageSize = 50 }},
 }
 
 // Every quirk, alone and all together, with injected faults, a refusing consumer and restarts on the
@@ -62,7 +66,9 @@ var tenantQuirks = []quirk{
 func TestMessagesExactlyOnceOnTenantsUnlikeOurs(t *testing.T) {
 	all := quirk{name: "all_together", opts: func(o *fakecpi.Options) {
 		for _, q := range tenantQuirks {
-			if q.name != "second_precision_ceil" && q.name != "page_cap_relative_next" {
+			// Unstable ties leave out: with bursts larger than a page (as here), a second holds more
+			// entries than a page, which only an offset steps through, and an offset needs a stable order.
+			if q.name != "second_precision_ceil" && q.name != "page_cap_relative_next" && q.name != "unstable_order_of_ties" {
 				q.opts(o)
 			}
 		}

@@ -159,10 +159,12 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 		}
 		last := s.stamp(&page[len(page)-1]).Truncate(filterPrecision)
 		if last.After(cursor) {
+			// The next page starts at the last entry's second and reads that second again: the
+			// window drops what this page delivered. Stepping over this page's share of it by
+			// $skip would trust the tenant to order entries of one LogEnd the same way on every
+			// request, and no entry of that second to move away meanwhile (a status change moves
+			// LogEnd); either would shift the offset past an entry not read yet.
 			cursor, skip = last, 0
-			for i := len(page) - 1; i >= 0 && !s.stamp(&page[i]).Before(last); i-- {
-				skip++
-			}
 		} else {
 			// The whole page lies in the cursor's second: step over it by offset, the only way forward.
 			skip += len(page)

@@ -1,6 +1,8 @@
 package fakecpi
 
 import (
+	"cmp"
+	"hash/fnv"
 	"net/http"
 	"net/url"
 	"slices"
@@ -187,7 +189,9 @@ func (s *Server) run(q *mplQuery) (page []mplView, total int, more bool) {
 		limit = q.top
 	}
 	var matches []mplView
-	inOrder := q.orderBy == "LogEnd" && !q.desc
+	s.lists++
+	// The store's order is LogEnd, then MessageGuid; with unstable ties the page is sorted afresh below.
+	inOrder := q.orderBy == "LogEnd" && !q.desc && !s.opts.UnstableTies
 	skipped := 0
 	for _, m := range vis[start:] {
 		v := mplView{m: m, s: m.visible()}
@@ -216,10 +220,14 @@ func (s *Server) run(q *mplQuery) (page []mplView, total int, more bool) {
 		slices.SortStableFunc(matches, func(a, b mplView) int {
 			ta, _ := a.timeField(q.orderBy)
 			tb, _ := b.timeField(q.orderBy)
+			c := ta.Compare(tb)
 			if q.desc {
-				return tb.Compare(ta)
+				c = -c
 			}
-			return ta.Compare(tb)
+			if c == 0 && s.opts.UnstableTies {
+				c = cmp.Compare(tieRank(a.m.guid, s.lists), tieRank(b.m.guid, s.lists))
+			}
+			return c
 		})
 		matches = matches[min(q.skip, len(matches)):]
 		if len(matches) > limit {
@@ -411,4 +419,11 @@ func encodeODataQuery(v url.Values) string {
 		}
 	}
 	return b.String()
+}
+
+// tieRank is an entry's place among the entries of its LogEnd in the list request n (UnstableTies).
+func tieRank(guid string, n uint64) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(guid))
+	return h.Sum64() ^ (n * 0x9e3779b97f4a7c15)
 }

@@ -110,6 +110,10 @@ type Options struct {
 	// …) only when the quotes arrive literally; the percent-encoded spelling %27 answers 404, as on a
 	// tenant that matches the raw path. By default both spellings are accepted.
 	LiteralQuotesOnly bool
+	// UnstableTies orders the entries of one LogEnd differently on every MessageProcessingLogs list
+	// request, as a database may when the sort key ($orderby=LogEnd) is not unique: an offset ($skip)
+	// into a second then points at different entries from one request to the next.
+	UnstableTies bool
 	// RunsNotFound answers 404 for MessageProcessingLogs('…')/Runs and MessageProcessingLogRuns('…')/
 	// RunSteps, as a tenant that does not offer them.
 	RunsNotFound bool
@@ -144,6 +148,7 @@ type Server struct {
 	faults   []Fault
 	faultRNG *mrand.Rand
 	stats    Stats
+	lists    uint64 // MessageProcessingLogs list requests served (UnstableTies draws its order from it)
 }
 
 // Stats counts what the tenant served.
