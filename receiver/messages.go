@@ -174,9 +174,9 @@ type messageSource struct {
 	payloadBudget int
 	// runsAbsentUntil is set when the tenant answered 404 for runs: they are not asked for until then.
 	runsAbsentUntil atomic.Pointer[time.Time]
-	// heldSpans are the messages of the page being delivered whose spans wait for another read of their
-	// runs.
-	heldSpans map[string]bool
+	// heldSpans and heldPayloads are the messages of the page being delivered whose spans or payloads
+	// wait for another read: their runs or payloads failed to read for a transient reason.
+	heldSpans, heldPayloads map[string]bool
 }
 
 func messageSources(e *sourceEnv) ([]source, error) {
@@ -228,7 +228,8 @@ func (s *messageSource) configureSinks() {
 	if s.cfg.Payloads.Enabled && s.payloads != nil && s.out.logs != nil {
 		sinks = append(sinks, sink[cpi.MessageProcessingLog]{bits: sinkPayloads,
 			key:  func(m *cpi.MessageProcessingLog) checkpoint.Key { return checkpoint.KeyOf("payload", m.MessageGuid) },
-			want: s.wantsPayloads, deliver: s.deliverPayloads})
+			want: s.wantsPayloads, deliver: s.deliverPayloads,
+			delivered: func(m *cpi.MessageProcessingLog) bool { return !s.heldPayloads[m.MessageGuid] }})
 	}
 	s.sinks = sinks
 }

@@ -94,20 +94,29 @@ func (s *messageSource) wantsPayloads(m *cpi.MessageProcessingLog, _ time.Time) 
 }
 
 // deliverPayloads reads the payloads of the page's selected messages and hands them on as records next
-// to the message (same trace and span ids). A payload that cannot be read is left out and logged —
-// never its content: the payloads of a message are read once, and only a refusal of the pipeline makes
-// them be read again.
+// to the message (same trace and span ids). The payloads of a message are read once. When a read fails
+// for a transient reason and the message is young enough to be read again, its payloads wait for that
+// read (as a span waits for its runs); otherwise what could not be read is left out and logged — never
+// its content.
 func (s *messageSource) deliverPayloads(ctx context.Context, mpls []cpi.MessageProcessingLog) error {
 	p := s.cfg.Payloads
+	s.heldPayloads = map[string]bool{}
+	holdAfter := s.holdAfter()
 	var mu sync.Mutex
 	var payloads []mapping.Payload
-	var failed, skipped int
+	var failed, skipped, held int
 	var firstErr error
 	forEachBounded(len(mpls), p.MaxConcurrency, func(int) bool { return true }, func(i int) {
 		m := mpls[i]
 		got, err := s.readPayloads(ctx, m)
 		mu.Lock()
 		defer mu.Unlock()
+		if err != nil && !errors.Is(err, errPayloadBudget) && retryable(err) && m.LogEnd.After(holdAfter) {
+			// Read again, whole, with the state's next read: none of it goes out now.
+			s.heldPayloads[m.MessageGuid] = true
+			held++
+			return
+		}
 		// What was read before a failure or the end of the budget still goes out.
 		payloads = append(payloads, got...)
 		switch {
@@ -120,6 +129,9 @@ func (s *messageSource) deliverPayloads(ctx context.Context, mpls []cpi.MessageP
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if held > 0 {
+		s.logger.Debug("Payloads of some messages failed to read; they wait for the next poll", zap.Int("messages", held))
 	}
 	if skipped > 0 {
 		s.logger.Warn("payloads.max_per_poll reached: the payloads of some messages are not read", zap.Int("messages", skipped))

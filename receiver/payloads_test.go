@@ -169,3 +169,42 @@ func TestPayloadsNeverReachTheCollectorsOwnLog(t *testing.T) {
 		})
 	}
 }
+
+// A payload read that fails for a transient reason, past the client's retries, waits for the next read
+// of its message (as a span waits for its runs) instead of being left out for good: with half the
+// tenant's answers failing, every payload of every delivered message still arrives, once.
+func TestPayloadsThatFailedTransientlyAreReadAgainOnce(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{Seed: 27, Rate: 5, LiveFor: 90 * time.Second, TimeScale: 4 * time.Second,
+		FaultRate: 0.5, FaultKinds: []fakecpi.Fault{fakecpi.FaultServerError}})
+	sink := &consumertest.LogsSink{}
+	src := tt.payloadSource(t, payloadConfig(), sink, nil, nil)
+	for range 120 {
+		tt.clock.Advance(time.Second)
+		_ = src.poll(t.Context())
+	}
+	tt.sim.SetFaultRate(0)
+	for range 5 {
+		tt.clock.Advance(time.Second)
+		require.NoError(t, src.poll(t.Context()))
+	}
+	payloads, messages := payloadRecords(sink.AllLogs())
+	checked := 0
+	for _, guid := range tt.sim.MessagesWithPayloads() {
+		if _, delivered := messages[guid]; !delivered {
+			continue
+		}
+		checked++
+		kinds := map[string]int{}
+		for _, p := range payloads[guid] {
+			kind, _ := p.Attributes().Get(mapping.AttrPayloadKind)
+			name, _ := p.Attributes().Get(mapping.AttrPayloadName)
+			kinds[kind.Str()+"/"+name.Str()]++
+		}
+		assert.Contains(t, kinds, "message_store/Persist_Failed_Request", "message %s has its payloads", guid)
+		for k, n := range kinds {
+			assert.Equal(t, 1, n, "payload %s of %s delivered once", k, guid)
+		}
+	}
+	assert.Greater(t, checked, 10, "the stream had failed messages with payloads")
+	t.Logf("%d messages with payloads checked", checked)
+}

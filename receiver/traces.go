@@ -239,9 +239,7 @@ func (s *messageSource) fetchErrorText(ctx context.Context, m *cpi.MessageProces
 func (s *messageSource) deliverSpans(ctx context.Context, mpls []cpi.MessageProcessingLog) error {
 	traces := make([]mapping.MessageTrace, len(mpls))
 	s.heldSpans = map[string]bool{}
-	// A span whose runs failed to read for a transient reason waits for the next read of its state while
-	// the state is young enough to be read again (within half the overlap); then it goes out without.
-	holdAfter := s.now().Add(-s.cfg.SettleDelay - s.cfg.Overlap/2)
+	holdAfter := s.holdAfter()
 	var mu sync.Mutex
 	var failed, held int
 	var firstErr error
@@ -300,6 +298,13 @@ func (s *messageSource) deliverSpans(ctx context.Context, mpls []cpi.MessageProc
 }
 
 // retryable: a failure that reading again may cure (5xx, 429, timeouts, cut-off bodies, a login page).
+// holdAfter is how young a message state must be for what failed to read about it (runs, payloads) for
+// a transient reason to wait for the next read of the state: within half the overlap, the next poll reads
+// it again. An older one goes out without.
+func (s *messageSource) holdAfter() time.Time {
+	return s.now().Add(-s.cfg.SettleDelay - s.cfg.Overlap/2)
+}
+
 func retryable(err error) bool {
 	switch httpapi.KindOf(err) {
 	case httpapi.KindTransport, httpapi.KindServer, httpapi.KindThrottled, httpapi.KindBadResponse, httpapi.KindLoginPage, httpapi.KindUnauthorized:
