@@ -303,7 +303,12 @@ func (p *pushServer) deliver(ctx context.Context, format string, events []push.E
 	if len(msgs) == 0 && len(apart) == 0 {
 		return nil
 	}
-	if err := p.src.load(ctx); err != nil {
+	if err := p.src.lockForPush(ctx); err != nil {
+		return err
+	}
+	err := p.src.loadLocked(ctx)
+	p.src.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("%w: %w", errPushNotReady, err)
 	}
 	if len(msgs) > 0 {
@@ -370,7 +375,9 @@ func subValuesKey(sv *mapping.PushedSubValues) checkpoint.Key {
 // deliverSubValues delivers sub-value events that came apart from their Run as records of their own,
 // once each: their keys go into the window with the pushed states' and stay for the push dedup window.
 func (s *messageSource) deliverSubValues(ctx context.Context, format string, subs []mapping.PushedSubValues) error {
-	s.mu.Lock()
+	if err := s.lockForPush(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	fresh := make([]mapping.PushedSubValues, 0, len(subs))
 	keys := make([]checkpoint.Key, 0, len(subs))
@@ -433,7 +440,10 @@ func pushedKey(m *mapping.PushedMessage) checkpoint.Key { return messageKey(&m.M
 // pulled) are dropped, the others fetched their error text as a pulled state would, mapped, handed on,
 // counted in the metrics, and their keys committed — all before the push is answered.
 func (s *messageSource) deliverPushed(ctx context.Context, format string, msgs []mapping.PushedMessage) error {
-	candidates := s.freshPushed(msgs)
+	candidates, err := s.freshPushed(ctx, msgs)
+	if err != nil {
+		return err
+	}
 	if len(candidates) == 0 {
 		s.tel.recordPush(format, "duplicate", len(msgs))
 		return nil
@@ -454,7 +464,9 @@ func (s *messageSource) deliverPushed(ctx context.Context, format string, msgs [
 			}
 		}
 	}
-	s.mu.Lock()
+	if err := s.lockForPush(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	fresh := s.freshPushedLocked(candidates)
 	if len(fresh) > 0 {
@@ -483,10 +495,41 @@ func (s *messageSource) deliverPushed(ctx context.Context, format string, msgs [
 	return nil
 }
 
-func (s *messageSource) freshPushed(msgs []mapping.PushedMessage) []mapping.PushedMessage {
-	s.mu.Lock()
+func (s *messageSource) freshPushed(ctx context.Context, msgs []mapping.PushedMessage) ([]mapping.PushedMessage, error) {
+	if err := s.lockForPush(ctx); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
-	return s.freshPushedLocked(msgs)
+	return s.freshPushedLocked(msgs), nil
+}
+
+// errPushBusy: the pull held the window longer than a push waits for it.
+var errPushBusy = errors.New("the receiver is busy delivering a page of the pull; send again")
+
+// pushLockWait is how long a push waits for the window. A page of the pull holds it while it is
+// delivered, which under the rate limit can take long (error texts, runs, payloads of many failed
+// messages): SAP then gets a 503 it retries rather than a request that times out.
+var pushLockWait = 5 * time.Second
+
+// lockForPush takes mu for a push, waiting at most pushLockWait or until the request ends.
+func (s *messageSource) lockForPush(ctx context.Context) error {
+	if s.mu.TryLock() {
+		return nil
+	}
+	deadline := time.NewTimer(pushLockWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !s.mu.TryLock() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", errPushBusy, ctx.Err())
+		case <-deadline.C:
+			return errPushBusy
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 func (s *messageSource) freshPushedLocked(msgs []mapping.PushedMessage) []mapping.PushedMessage {

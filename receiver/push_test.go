@@ -269,6 +269,34 @@ func TestPushBodyOverTheLimitIsA413(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, status, "a body within the limit is taken")
 }
 
+// While a page of the pull holds the window (error texts, runs and payloads of many failed messages can
+// take long under the rate limit), a push waits a bounded time and is then answered 503, which SAP
+// retries, instead of hanging until SAP's request times out.
+func TestPushWaitsForABusyWindowABoundedTimeThenAnswers503(t *testing.T) {
+	defer func(d time.Duration) { pushLockWait = d }(pushLockWait)
+	pushLockWait = 50 * time.Millisecond
+	tt := newTestTenant(t, fakecpi.Options{})
+	sink := &consumertest.LogsSink{}
+	cfg := pushConfig()
+	cfg.Messages.Enabled = false
+	pt := tt.pushed(t, cfg, sink, nil)
+	status, _ := post(t, pt.base+"/sapcpi/v1/mpl", "application/json", strings.Replace(pushedMPL, "AGpushed", "AGfirst", 1), false)
+	require.Equal(t, http.StatusNoContent, status)
+
+	pt.src.mu.Lock() // a page of the pull being delivered
+	start := time.Now()
+	status, body := post(t, pt.base+"/sapcpi/v1/mpl", "application/json", pushedMPL, false)
+	waited := time.Since(start)
+	pt.src.mu.Unlock()
+	assert.Equal(t, http.StatusServiceUnavailable, status, body)
+	assert.Less(t, waited, 5*time.Second, "answered after the bounded wait, not when the page is done")
+	assert.Equal(t, 1, sink.LogRecordCount())
+
+	status, _ = post(t, pt.base+"/sapcpi/v1/mpl", "application/json", pushedMPL, false)
+	assert.Equal(t, http.StatusNoContent, status, "SAP's retry once the page is delivered")
+	assert.Equal(t, 2, sink.LogRecordCount())
+}
+
 // A pushed state without LogEnd (and without a transport time to stand in) is still de-duplicated: its
 // key is kept as long as any pushed key, not pruned at once for a timestamp in year 1.
 func TestPushStateWithoutLogEndIsDeliveredOnce(t *testing.T) {

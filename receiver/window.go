@@ -91,6 +91,10 @@ func (s *incremental[T]) interval() time.Duration { return s.every }
 func (s *incremental[T]) load(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.loadLocked(ctx)
+}
+
+func (s *incremental[T]) loadLocked(ctx context.Context) error {
 	if s.loaded {
 		// The push endpoint or the poller loaded it first: reading it again would replace keys
 		// delivered since with what storage holds.
