@@ -273,6 +273,40 @@ func TestMessagesPagesBelowTopWithANextLinkDoNotEndTheWindow(t *testing.T) {
 	assert.Equal(t, 40, sink.LogRecordCount(), "a short page with a next link is not the end")
 }
 
+// emptyNextClient answers its first request with an empty page and a next link, as a tenant that
+// filters rows after paging might, and serves normally afterwards.
+type emptyNextClient struct {
+	tiedClient
+	answered int
+}
+
+func (c *emptyNextClient) MessageProcessingLogs(ctx context.Context, q cpi.MessageQuery) (cpi.Page[cpi.MessageProcessingLog], error) {
+	c.answered++
+	if c.answered == 1 {
+		return cpi.Page[cpi.MessageProcessingLog]{Next: "MessageProcessingLogs?$skiptoken=x"}, nil
+	}
+	return c.tiedClient.MessageProcessingLogs(ctx, q)
+}
+
+// An empty page that says more follows is no end of the window: the poll fails with a clear error and
+// the watermark stays, so the next poll reads the same window and nothing is passed over.
+func TestMessagesEmptyPageWithANextLinkDoesNotMoveTheWatermark(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{})
+	client := &emptyNextClient{}
+	for i := range 30 {
+		at := cpi.Time{Time: t0.Add(-time.Hour + time.Duration(i)*time.Second)}
+		client.mpls = append(client.mpls, cpi.MessageProcessingLog{MessageGuid: fmt.Sprintf("M%02d", i), Status: "COMPLETED", LogStart: at, LogEnd: at})
+	}
+	sink := &consumertest.LogsSink{}
+	src := tt.source(t, testMessagesConfig(), sink, nil)
+	src.client = client
+	err := src.poll(t.Context())
+	require.ErrorContains(t, err, "empty page with a next link")
+	assert.True(t, src.window.Watermark.IsZero(), "the watermark did not jump to the window's end")
+	require.NoError(t, src.poll(t.Context()))
+	assert.Equal(t, 30, sink.LogRecordCount(), "the next poll reads the window the empty page stood in")
+}
+
 // tiedClient serves MPLs that all share one LogEnd, more than a page of them: paging by LogEnd alone
 // cannot move on, so the source must step over the tie by offset.
 type tiedClient struct {

@@ -2,6 +2,7 @@ package sapcpireceiver
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -153,6 +154,10 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if len(page) == 0 && more {
+			// Nothing to step from, and ending the window here could pass over what the link promises.
+			return errEmptyPageWithNext
+		}
 		// A short page ends the window only if the server says nothing follows: a tenant may page below $top.
 		full := (more || len(page) >= s.pageSize) && len(page) > 0
 		if err := s.deliverPage(ctx, page, until, full); err != nil {
@@ -175,6 +180,9 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 		}
 	}
 }
+
+// errEmptyPageWithNext: the tenant said more follows but sent nothing; the watermark stays where it is.
+var errEmptyPageWithNext = errors.New("the tenant answered an empty page with a next link; the watermark stays, and the window is read again next poll")
 
 // deliverPage delivers one page and commits: the watermark moves to the page's last entry, or to until
 // when nothing follows.
