@@ -268,6 +268,19 @@ func (c *candidate) runTerm(term context.Context) {
 	le.Run(term)
 }
 
+// holdsLease reports whether this pod still holds the tenant's Lease with time to spare for one write:
+// a checkpoint written after the Lease expired could land over the next leader's. Unable to tell (the
+// API server does not answer), it says no.
+func (c *candidate) holdsLease(ctx context.Context) bool {
+	l, err := c.pod.kube.Coordination.Leases(c.pod.key.namespace).Get(ctx, c.lease, metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != c.pod.key.identity ||
+		l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
+		return false
+	}
+	expires := l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
+	return time.Until(expires) > c.pod.cfg.RetryPeriod
+}
+
 // stopPollers ends the term's pollers (and writes their checkpoint), once.
 func (c *candidate) stopPollers(msg string) {
 	c.termMu.Lock()

@@ -5,10 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -16,6 +21,7 @@ import (
 	"github.com/sapcpi-otel/sapcpireceiver/internal/fakecpi"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/k8sstore"
 	"github.com/sapcpi-otel/sapcpireceiver/internal/k8sstore/k8sstoretest"
+	"github.com/sapcpi-otel/sapcpireceiver/internal/metadata"
 )
 
 const checkpointCM = "sapcpi-prod-checkpoints"
@@ -133,4 +139,78 @@ func missingAfter(truth []fakecpi.Truth, got []stateKey, until time.Time) int {
 		}
 	}
 	return n
+}
+
+// A pod that leads a tenant again after another pod led it meanwhile resumes from the checkpoint that
+// pod left, not from its own state at the end of its last term: every state once across both pods.
+// The sources are those of the tenant's, reused term after term; endTerms is what a term's end runs.
+func TestATenantLedAgainResumesFromTheOtherLeadersCheckpoint(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{Seed: 37, Rate: 6, LiveFor: 2 * time.Minute, TimeScale: 4 * time.Second, Backlog: 200})
+	st := storagetest.NewInMemoryClient(component.KindReceiver, component.MustNewID("file_storage"), "")
+	cfg := testMessagesConfig()
+	sinkA, sinkB := &consumertest.LogsSink{}, &consumertest.LogsSink{}
+	podA := tt.source(t, cfg, sinkA, st)
+	term := func(src *messageSource, polls int) {
+		require.NoError(t, src.load(t.Context()))
+		for range polls {
+			tt.clock.Advance(time.Second)
+			require.NoError(t, src.poll(t.Context()))
+		}
+		endTerms([]source{src})
+	}
+	term(podA, 20)
+	podB := tt.source(t, cfg, sinkB, st)
+	term(podB, 40) // B leads for longer than the overlap: A's window is stale by then
+	term(podA, 20)
+	for range 3 {
+		tt.clock.Advance(time.Second)
+		require.NoError(t, podA.load(t.Context()))
+		require.NoError(t, podA.poll(t.Context()))
+	}
+	got := append(delivered(sinkA.AllLogs()), delivered(sinkB.AllLogs())...)
+	require.NotEmpty(t, delivered(sinkB.AllLogs()))
+	checkExactlyOnce(t, tt.sim.Truth(), got, tt.clock.Now().Add(-cfg.SettleDelay))
+}
+
+// A pod writes its last commits when its pollers stop only while it still holds the tenant's Lease
+// with time to spare: once the Lease expired (its renewals failed), another pod may lead already, and
+// the late write would land over that pod's checkpoint. The commits are dropped instead.
+func TestACheckpointIsNotWrittenAfterTheLeaseExpired(t *testing.T) {
+	cs := fake.NewClientset()
+	le := testElection("pod-a", "prod")
+	cand := &candidate{pod: &electionPod{key: podKey{namespace: testNamespace, identity: "pod-a"}, cfg: le,
+		kube: kubeClients{Core: cs.CoreV1(), Coordination: cs.CoordinationV1()}}, lease: le.LeaseName}
+	lease := func(holder string, renewed time.Time) {
+		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: le.LeaseName, Namespace: testNamespace},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: refOf(int32(3)), RenewTime: &metav1.MicroTime{Time: renewed}}}
+		leases := cs.CoordinationV1().Leases(testNamespace)
+		if _, err := leases.Update(t.Context(), l, metav1.UpdateOptions{}); err != nil {
+			_, err = leases.Create(t.Context(), l, metav1.CreateOptions{})
+			require.NoError(t, err)
+		}
+	}
+	assert.False(t, cand.holdsLease(t.Context()), "no Lease at all")
+	lease("pod-a", time.Now())
+	assert.True(t, cand.holdsLease(t.Context()), "held and renewed just now")
+	lease("pod-a", time.Now().Add(-2900*time.Millisecond))
+	assert.False(t, cand.holdsLease(t.Context()), "held, but expiring within a retry period")
+	lease("pod-b", time.Now())
+	assert.False(t, cand.holdsLease(t.Context()), "another pod's")
+
+	store := k8sstore.New(cs.CoreV1(), testNamespace, le.CheckpointConfigMap, k8sstore.Options{Owner: le.LeaseName, FlushInterval: time.Hour})
+	tn := &tenant{set: receivertest.NewNopSettings(metadata.Type), storage: store, holdsLease: cand.holdsLease}
+	require.NoError(t, store.Set(t.Context(), "messages", []byte("late")))
+	tn.stopPollersAndWait()
+	_, err := cs.CoreV1().ConfigMaps(testNamespace).Get(t.Context(), le.CheckpointConfigMap, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "nothing written for a Lease another pod holds")
+	got, err := store.Get(t.Context(), "messages")
+	require.NoError(t, err)
+	assert.Nil(t, got, "the dropped commit is not served from memory either")
+
+	lease("pod-a", time.Now())
+	require.NoError(t, store.Set(t.Context(), "messages", []byte("in time")))
+	tn.stopPollersAndWait()
+	cm, err := cs.CoreV1().ConfigMaps(testNamespace).Get(t.Context(), le.CheckpointConfigMap, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotEmpty(t, cm.BinaryData, "written while the Lease is held")
 }

@@ -32,6 +32,22 @@ type source interface {
 	poll(ctx context.Context) error
 }
 
+// termEnder is a source that keeps progress in memory beyond what load restores. When a leadership
+// term ends it forgets it, so that the next term's load reads the checkpoint the last leader left
+// instead of resuming from this pod's own older state (and repeating what the other pod delivered).
+type termEnder interface {
+	endTerm()
+}
+
+// endTerms ends the term of every source that needs it; the pollers have stopped.
+func endTerms(sources []source) {
+	for _, s := range sources {
+		if te, ok := s.(termEnder); ok {
+			te.endTerm()
+		}
+	}
+}
+
 // sourceBuilders is every kind of source, in start order. Each builds its sources from the
 // configuration (none when switched off). Adding a source is one file and one entry here.
 var sourceBuilders = []func(*sourceEnv) ([]source, error){

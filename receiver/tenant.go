@@ -46,7 +46,9 @@ type tenant struct {
 	stopPollers  context.CancelFunc
 	wg           sync.WaitGroup
 	stopElection context.CancelFunc
-	election     sync.WaitGroup
+	// holdsLease, with leader election, reports whether this pod still holds the tenant's Lease.
+	holdsLease func(context.Context) bool
+	election   sync.WaitGroup
 }
 
 // registry maps a receiver's *Config to its tenant; the collector hands every signal the same pointer.
@@ -157,11 +159,15 @@ func (t *tenant) start(ctx context.Context, host component.Host) (err error) {
 		t.runPollers(runCtx, sources)
 	} else {
 		// Each leadership term runs the pollers afresh, under the term's context: they load the
-		// checkpoint the last leader left.
+		// checkpoint the last leader left, having forgotten what this pod knew at its last term's end.
 		electCtx, stopElection := context.WithCancel(context.Background())
 		t.stopElection = stopElection
+		t.holdsLease = cand.holdsLease
 		t.election.Go(func() {
-			cand.lead(electCtx, func(term context.Context) { t.runPollers(term, sources) }, t.stopPollersAndWait)
+			cand.lead(electCtx, func(term context.Context) { t.runPollers(term, sources) }, func() {
+				t.stopPollersAndWait()
+				endTerms(sources)
+			})
 		})
 	}
 	names := make([]string, len(sources))
@@ -239,6 +245,12 @@ func (t *tenant) runPollers(parent context.Context, sources []source) {
 	}
 }
 
+// flusher is a storage client that coalesces commits (the ConfigMap store of leader election).
+type flusher interface {
+	Flush(context.Context) error
+	Discard()
+}
+
 // stopPollersAndWait ends the pollers and waits for them, so that no poll overlaps the next leader's.
 func (t *tenant) stopPollersAndWait() {
 	t.jobsMu.Lock()
@@ -248,10 +260,17 @@ func (t *tenant) stopPollersAndWait() {
 	}
 	t.jobsMu.Unlock()
 	t.wg.Wait()
-	// What the pollers committed is written before the Lease can go to another pod.
-	if f, ok := t.storage.(interface{ Flush(context.Context) error }); ok {
+	// What the pollers committed is written before the Lease can go to another pod — unless it has
+	// expired meanwhile (renewals failed): then another pod may lead already, and a late write would land
+	// over its checkpoint. The commits are dropped instead; the next leader repeats the records since.
+	if f, ok := t.storage.(flusher); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if t.holdsLease != nil && !t.holdsLease(ctx) {
+			f.Discard()
+			t.set.Logger.Warn("The Lease expired before the checkpoint was written; not writing it, so as not to overwrite the next leader's: it repeats the records since the last written checkpoint")
+			return
+		}
 		if err := f.Flush(ctx); err != nil {
 			t.set.Logger.Warn("Checkpoint not written when the pollers stopped; the next leader resumes from the one before and repeats the records since", zap.Error(err))
 		}

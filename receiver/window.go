@@ -95,6 +95,14 @@ func (s *incremental[T]) load(ctx context.Context) error {
 	return s.loadLocked(ctx)
 }
 
+// endTerm forgets the window: the next load reads the checkpoint again (leader election only, where no
+// push endpoint shares the window).
+func (s *incremental[T]) endTerm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.window, s.loaded = nil, false
+}
+
 func (s *incremental[T]) loadLocked(ctx context.Context) error {
 	if s.loaded {
 		// The push endpoint or the poller loaded it first: reading it again would replace keys
@@ -319,6 +327,9 @@ type windowed[T any] struct {
 func (s *windowed[T]) name() string { return s.label }
 
 func (s *windowed[T]) interval() time.Duration { return s.every }
+
+// endTerm forgets the window: the next load reads the checkpoint again, or starts afresh without one.
+func (s *windowed[T]) endTerm() { s.window = nil }
 
 func (s *windowed[T]) load(ctx context.Context) error {
 	w, found, err := s.store.LoadWindow(ctx, s.key)

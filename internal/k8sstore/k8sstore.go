@@ -278,6 +278,20 @@ func (c *Client) Flush(ctx context.Context) error {
 	return err
 }
 
+// Discard drops the commits not yet written, for a pod whose Lease expired before it could write them:
+// the ConfigMap may belong to another leader by now. Later reads see what the ConfigMap holds.
+func (c *Client) Discard() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	clear(c.pending)
+	c.flushErr = nil
+	c.storedRead = false
+}
+
 // flush writes the pending operations in one update of the ConfigMap; on failure they stay pending.
 func (c *Client) flush(ctx context.Context) error {
 	c.flushMu.Lock()
