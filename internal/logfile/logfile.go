@@ -142,7 +142,9 @@ func (rd *Reader) Next(final bool) (Entry, int64, int, error) {
 	for {
 		raw, err := rd.r.ReadString('\n')
 		complete := strings.HasSuffix(raw, "\n")
-		if raw != "" && (complete || final) {
+		// Without its newline a line is whole only at the real end of a final file: a download cut
+		// off mid-line (a reset, a truncated gzip stream) leaves it for the retry, from its offset.
+		if raw != "" && (complete || (final && err == io.EOF)) {
 			rd.line++
 			rd.offset += int64(len(raw))
 			text := strings.TrimRight(raw, "\r\n")

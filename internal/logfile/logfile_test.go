@@ -1,6 +1,8 @@
 package logfile
 
 import (
+	"errors"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -112,6 +114,26 @@ func TestReaderHoldsAPartialAccessLineUntilTheFileIsFinal(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, e.Parsed, "an unfinishable line is kept raw")
 }
+
+// A download cut off mid-line is no end of the file, even of a final one: the partial line is not an
+// entry (the retry reads it whole from its offset), and the error comes back.
+func TestReaderLeavesALineCutOffByAFailedDownloadForTheRetry(t *testing.T) {
+	first := "1.1.1.1 - - [23/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 1 2\n"
+	reset := errors.New("connection reset by peer")
+	body := io.MultiReader(strings.NewReader(first+"1.1.1.1 - - [23/Nov/2026:10:0"), &failAfter{err: reset})
+	rd := NewReader(KindHTTP, body, 0, 0)
+	e, off, n, err := rd.Next(true)
+	require.NoError(t, err)
+	assert.True(t, e.Parsed)
+	assert.Equal(t, int64(len(first)), off)
+	assert.Equal(t, 1, n)
+	_, _, _, err = rd.Next(true)
+	assert.ErrorIs(t, err, reset, "the cut-off line is not returned as an entry")
+}
+
+type failAfter struct{ err error }
+
+func (f *failAfter) Read([]byte) (int, error) { return 0, f.err }
 
 func TestAnEndlessStackTraceIsCutIntoRecordsWithoutLosingALine(t *testing.T) {
 	frame := "\tat x.y(Z.java:1)"
