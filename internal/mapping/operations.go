@@ -338,8 +338,11 @@ func RecordResourceUsage(mb *metadata.MetricsBuilder, b ResourceUsageBucket) {
 
 // ---- Archiving
 
-// ArchivingRunKey identifies a run (its RunStart).
-func ArchivingRunKey(r cpi.ArchivingKeyPerformanceIndicators) string { return stamp(r.RunStart) }
+// ArchivingRunKey identifies a state of a run: its RunStart and RunStatus. A run the tenant lists while
+// it still runs is reported again when it ends, with its outcome (as an MPL state is).
+func ArchivingRunKey(r cpi.ArchivingKeyPerformanceIndicators) string {
+	return stamp(r.RunStart) + "|" + r.RunStatus
+}
 
 // ArchivingRunFailed tells whether a run failed: its status says so (SAP does not document the words,
 // so any status with "FAIL" or "ERROR" in it counts), or MPLs failed to be archived.

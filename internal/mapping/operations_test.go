@@ -177,7 +177,11 @@ func TestArchivingRunsMapToTheGoldenRecords(t *testing.T) {
 	logs := testMapper(nil).ArchivingRuns(archivingRuns(), opsNow)
 	compareGolden(t, "archiving-runs.yaml", logs)
 	assertAttributesDeclared(t, logs, EventArchivingRun, ArchivingRunAttributes)
-	assert.Equal(t, "2026-05-30T10:00:00.000Z", ArchivingRunKey(archivingRuns()[0]))
+	run := archivingRuns()[0]
+	assert.Equal(t, "2026-05-30T10:00:00.000Z|"+run.RunStatus, ArchivingRunKey(run))
+	running := run
+	running.RunStatus = "RUNNING"
+	assert.NotEqual(t, ArchivingRunKey(running), ArchivingRunKey(run), "a run listed while it ran is reported again with its outcome")
 }
 
 func TestArchivingFailureIsTheStatusOrFailedMPLs(t *testing.T) {
