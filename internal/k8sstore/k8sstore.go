@@ -261,7 +261,15 @@ func (c *Client) checkOwner(cm *corev1.ConfigMap) error {
 func (c *Client) flushInBackground() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_ = c.flush(ctx) // kept in flushErr: the next Batch writes at once and returns it
+	if err := c.flush(ctx); err != nil {
+		// Kept in flushErr: the next Batch writes at once and returns it. Tried again after another
+		// interval too, so that a tenant whose sources commit rarely does not leave it waiting.
+		c.mu.Lock()
+		if c.timer == nil && len(c.pending) > 0 {
+			c.timer = time.AfterFunc(c.opts.FlushInterval, c.flushInBackground)
+		}
+		c.mu.Unlock()
+	}
 }
 
 // Flush writes the pending commits now. What it cannot write is dropped, so that a later term of this

@@ -213,3 +213,25 @@ func TestConfigMapStoreSurfacesWriteFailuresAndDropsWhatAFinalFlushCannotWrite(t
 	require.NoError(t, s.Set(t.Context(), "messages", []byte("head 5")), "written at once while the last write failed")
 	assert.Equal(t, []byte("head 5"), stored(t, cs).BinaryData["messages"])
 }
+
+// A background write that fails is tried again after another interval, even if no commit follows (a
+// tenant whose only busy source stopped): accepted progress does not wait for an hourly source.
+func TestConfigMapStoreRetriesAFailedBackgroundWrite(t *testing.T) {
+	cs := k8sstoretest.NewAPIServer()
+	var failures atomic.Int32
+	failures.Store(2)
+	cs.PrependReactor("update", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures.Load() > 0 {
+			failures.Add(-1)
+			return true, nil, errors.New("etcdserver: request timed out")
+		}
+		return false, nil, nil
+	})
+	s := New(cs.CoreV1(), ns, name, Options{Owner: "sapcpi-prod", FlushInterval: 30 * time.Millisecond})
+	require.NoError(t, s.Set(t.Context(), "messages", []byte("head 1")))
+	require.NoError(t, s.Flush(t.Context()))
+	failures.Store(2)
+	require.NoError(t, s.Set(t.Context(), "messages", []byte("head 2")))
+	require.Eventually(t, func() bool { return string(stored(t, cs).BinaryData["messages"]) == "head 2" }, 5*time.Second, 10*time.Millisecond,
+		"written by a later background attempt, without another commit")
+}
