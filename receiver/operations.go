@@ -372,6 +372,11 @@ func newNumberRangeSource(c OperationsSourceConfig, client operationsClient, e *
 // resourceUsageSource reads the Inspect figures one closed hour and type at a time, each bucket once
 // (key <type>@<hour>); the watermark is the end of the last hour read, committed after the metrics
 // pipeline accepted its points.
+// resourceUsageLateGrace is how long after close_delay an hour for which no type has a figure is asked
+// for again before it counts as empty: a tenant may aggregate an hour late. (The lag it adds stays below
+// the three hours at which the example alert calls the source stuck.)
+const resourceUsageLateGrace = 30 * time.Minute
+
 type resourceUsageSource struct {
 	*windowed[mapping.ResourceUsageBucket]
 }
@@ -385,16 +390,24 @@ func newResourceUsageSource(c ResourceUsageConfig, client operationsClient, e *s
 		align: time.Hour, settle: c.CloseDelay, step: time.Hour,
 		lookback: c.InitialLookback, maxCatchUp: c.MaxCatchUp,
 		read: func(ctx context.Context, from, to time.Time, page func([]mapping.ResourceUsageBucket) error) error {
-			// One page per type: a failure on a later type repeats none that was delivered.
+			buckets := make([]mapping.ResourceUsageBucket, 0, len(types))
 			for _, typ := range types {
 				u, err := client.ResourceUsage(ctx, typ, from, to)
 				if err != nil {
 					return err
 				}
 				if b := mapping.ResourceUsageBucketOf(u); !b.Empty() {
-					if err := page([]mapping.ResourceUsageBucket{b}); err != nil {
-						return err
-					}
+					buckets = append(buckets, b)
+				}
+			}
+			if len(buckets) == 0 && e.now().Before(to.Add(c.CloseDelay+resourceUsageLateGrace)) {
+				// No type has a figure for the hour: the tenant may not have aggregated it yet.
+				return errRangeNotReady
+			}
+			// One page per type: a failure on a later type repeats none that was delivered.
+			for i := range buckets {
+				if err := page(buckets[i : i+1]); err != nil {
+					return err
 				}
 			}
 			return nil

@@ -279,6 +279,28 @@ func TestOperationsResourceUsageEmitsEachClosedHourOnceAcrossRestarts(t *testing
 	assert.Equal(t, want, deliveredBuckets(metrics.AllMetrics()), "after the restart only the newly closed hour, once")
 }
 
+// A tenant that aggregates an hour late answers it empty at first: the hour is asked for again, not
+// passed over, and arrives once when its figures are there.
+func TestOperationsResourceUsageWaitsForAnHourAggregatedLate(t *testing.T) {
+	tt := newTestTenant(t, fakecpi.Options{TimeScale: epoch, ResourceUsageLateBy: 15 * time.Minute})
+	metrics := &consumertest.MetricsSink{}
+	run := tt.operations(t, allOperations(), opsOptions{logs: &consumertest.LogsSink{}, metrics: metrics, storage: nil})
+	run.poll(t, "resource_usage")
+	h7 := t0.Add(-time.Hour)
+	metrics.Reset()
+	tt.clock.Advance(12 * time.Minute) // 08:12: 07:00 closed for close_delay, not aggregated until 08:15
+	run.poll(t, "resource_usage")
+	assert.Empty(t, deliveredBuckets(metrics.AllMetrics()), "nothing yet")
+	tt.clock.Advance(8 * time.Minute)
+	run.poll(t, "resource_usage")
+	run.poll(t, "resource_usage")
+	want := map[bucket]int{}
+	for _, typ := range cpi.ResourceUsageTypes {
+		want[bucket{typ, h7}] = 1
+	}
+	assert.Equal(t, want, deliveredBuckets(metrics.AllMetrics()), "07:00 of every type, once, once aggregated")
+}
+
 func TestOperationsArchivingRunsOnceAcrossRestarts(t *testing.T) {
 	st := storagetest.NewInMemoryClient(component.KindReceiver, component.MustNewID("file_storage"), "")
 	tt := newTestTenant(t, fakecpi.Options{TimeScale: epoch})

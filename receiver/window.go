@@ -189,6 +189,10 @@ func (s *incremental[T]) poll(ctx context.Context) error {
 	}
 }
 
+// errRangeNotReady: a windowed source's range has no figures yet; the poll ends there, and the next one
+// reads the range again.
+var errRangeNotReady = errors.New("range not ready")
+
 // errEmptyPageWithNext: the tenant said more follows but sent nothing; the watermark stays where it is.
 var errEmptyPageWithNext = errors.New("the tenant answered an empty page with a next link; the watermark stays, and the window is read again next poll")
 
@@ -390,6 +394,9 @@ func (s *windowed[T]) poll(ctx context.Context) error {
 			}
 			return s.commit(ctx)
 		})
+		if errors.Is(err, errRangeNotReady) {
+			return nil // read again next poll, from here
+		}
 		if err != nil {
 			return err
 		}

@@ -50,6 +50,7 @@ func main() {
 	advance := flag.Duration("advance-per-request", 0, "move the tenant's clock by this much after every MessageProcessingLogs list request")
 	literalQuotes := flag.Bool("literal-quotes-only", false, "find keyed paths only with literal quotes; %27 answers 404")
 	unstableTies := flag.Bool("unstable-ties", false, "order MPLs of one LogEnd differently on every list request")
+	resourceUsageLate := flag.Duration("resource-usage-late-by", 0, "answer an hour's resource usage only this long after the hour ended (0: at once)")
 	runsNotFound := flag.Bool("runs-not-found", false, "answer 404 for MPL Runs and RunSteps")
 	tenants := flag.Int("tenants", 0, "also serve this many tenants, each with its own stream and credentials, under /t/<name>/ (names t01, t02, …)")
 	keyDir := flag.String("service-key-dir", "", "with -tenants: write one service key per tenant, <name>.json, into this directory")
@@ -72,7 +73,7 @@ func main() {
 		Seed: *seed, Rate: *rate, Backlog: *backlog, BacklogSpan: *backlogSpan, TimeScale: *scale,
 		LateBy: *late, FaultRate: *faultRate, TokenTTL: *tokenTTL,
 		SecondPrecision: rounding, PageCap: *pageCap, AbsoluteNext: *absoluteNext, BurstSize: *burstSize, BurstEvery: *burstEvery,
-		LateShare: *lateShare, AdvancePerRequest: *advance, LiteralQuotesOnly: *literalQuotes, UnstableTies: *unstableTies, RunsNotFound: *runsNotFound,
+		LateShare: *lateShare, AdvancePerRequest: *advance, LiteralQuotesOnly: *literalQuotes, UnstableTies: *unstableTies, ResourceUsageLateBy: *resourceUsageLate, RunsNotFound: *runsNotFound,
 	}
 	if *logRequests {
 		opts.RequestLog = func(line string) { log.Print(line) }

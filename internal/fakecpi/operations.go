@@ -289,7 +289,7 @@ func (s *Server) resourceUsage(q url.Values, now time.Time) (int, []byte, string
 	h := int(hour.Unix() / 3600)
 	var usage []map[string]any
 	var total any
-	if !hour.After(now) {
+	if !hour.Add(time.Hour+s.opts.ResourceUsageLateBy).After(now) || (s.opts.ResourceUsageLateBy == 0 && !hour.After(now)) {
 		switch typ {
 		case "mon-db-table-size":
 			used := (0.78 + 0.01*float64(h%5)) * dbTotalBytes

@@ -110,6 +110,9 @@ type Options struct {
 	// …) only when the quotes arrive literally; the percent-encoded spelling %27 answers 404, as on a
 	// tenant that matches the raw path. By default both spellings are accepted.
 	LiteralQuotesOnly bool
+	// ResourceUsageLateBy makes the Inspect figures of an hour appear only this long after the hour ended
+	// (0: at once, even for the hour under way): a tenant that aggregates late answers an empty hour first.
+	ResourceUsageLateBy time.Duration
 	// UnstableTies orders the entries of one LogEnd differently on every MessageProcessingLogs list
 	// request, as a database may when the sort key ($orderby=LogEnd) is not unique: an offset ($skip)
 	// into a second then points at different entries from one request to the next.
