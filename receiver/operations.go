@@ -523,8 +523,8 @@ func (s *eventSet[T]) poll(ctx context.Context) error {
 	return nil
 }
 
-// newArchivingSource emits each state of an archiving run once (key RunStart and RunStatus). The tenant lists the runs it keeps;
-// a run older than the oldest it lists cannot come back, so its key is forgotten.
+// newArchivingSource emits each state of an archiving run once (key RunStart and RunStatus). The tenant
+// lists the runs it keeps; a run older than the oldest it lists cannot come back, so its key is forgotten.
 func newArchivingSource(c OperationsSourceConfig, client operationsClient, e *sourceEnv) *eventSet[cpi.ArchivingKeyPerformanceIndicators] {
 	name := opsPrefix + "archiving"
 	cache := e.tel.operations
