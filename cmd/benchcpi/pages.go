@@ -262,21 +262,7 @@ func nextLink(r *http.Request, skip int, hasTop bool, top int) string {
 	if hasTop {
 		next.Set("$top", strconv.Itoa(top))
 	}
-	keys := make([]string, 0, len(next))
-	for k := range next {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		for _, v := range next[k] {
-			if b.Len() > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(k + "=" + strings.ReplaceAll(url.QueryEscape(v), "+", "%20"))
-		}
-	}
-	return strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/") + "?" + b.String()
+	return strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/") + "?" + fakecpi.EncodeODataQuery(next)
 }
 
 // bareDecode is the yardstick: encoding/json.Unmarshal of the served pages (1000 entries each, the

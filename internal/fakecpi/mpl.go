@@ -114,7 +114,7 @@ func (s *Server) nextLink(r *http.Request, p paging, n int) string {
 		next.Set("$top", strconv.Itoa(p.top-n))
 	}
 	// The path is echoed as it came, so a keyed path keeps the client's spelling of its quotes.
-	link := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/") + "?" + encodeODataQuery(next)
+	link := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/") + "?" + EncodeODataQuery(next)
 	if s.opts.AbsoluteNext {
 		return baseURL(r) + link
 	}
@@ -400,8 +400,9 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-// encodeODataQuery writes query options the way OData servers do: `$` literal, %20 for spaces.
-func encodeODataQuery(v url.Values) string {
+// EncodeODataQuery writes query options the way OData servers do: `$` literal, %20 for spaces, keys in
+// order. The bench tooling's static server writes its next links with it too.
+func EncodeODataQuery(v url.Values) string {
 	keys := make([]string, 0, len(v))
 	for k := range v {
 		keys = append(keys, k)
